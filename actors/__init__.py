@@ -1,0 +1,1 @@
+"""pykka actors, thin: receive a message, call the domain, persist, emit."""

@@ -1,0 +1,39 @@
+"""Identifier generation: deterministic within a run, unique across restarts.
+
+`boot` is a counter persisted in storage and incremented at every start, so ids minted after a
+crash never collide with ids minted before it. Ids are short because a child order's tag must fit
+Kite's 20-character limit.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+
+_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def base36(number: int) -> str:
+    if number < 0:
+        raise ValueError("base36 of a negative number")
+    if number == 0:
+        return "0"
+    digits = []
+    while number:
+        number, rem = divmod(number, 36)
+        digits.append(_ALPHABET[rem])
+    return "".join(reversed(digits))
+
+
+class IdGen:
+    def __init__(self, boot: int = 0) -> None:
+        self.boot = boot
+        self._counters: dict[str, itertools.count[int]] = {}
+        self._lock = threading.Lock()
+
+    def next(self, kind: str) -> str:
+        """A new id such as `g1-2a` (kind `g`, boot 1, 75th of its kind in this boot)."""
+        with self._lock:
+            counter = self._counters.setdefault(kind, itertools.count(1))
+            value = next(counter)
+        return f"{kind}{base36(self.boot)}-{base36(value)}"

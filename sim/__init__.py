@@ -1,0 +1,1 @@
+"""The simulated NSE exchange, SimBroker, virtual clock, deterministic actor runtime and scenarios."""

@@ -1,0 +1,1 @@
+"""Supervisors with OTP semantics, the directory of logical addresses, and crash recovery."""
