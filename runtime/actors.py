@@ -1,0 +1,64 @@
+"""Actor runtimes: how the same pykka actor classes are run.
+
+An actor class in legguard derives from `pykka.Actor` (abstract) and never from a concrete runtime.
+A runtime binds it: `ThreadRuntime` to `pykka.ThreadingActor` for the service, `sim.runtime.SimRuntime`
+to greenlets under one seeded scheduler for the simulator. Both implement `ActorRuntime`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, TypeVar
+
+import pykka
+
+from runtime.clock import Clock, SystemClock
+from runtime.rng import RandomStreams
+
+A = TypeVar("A", bound=pykka.Actor)
+
+
+class Trace(Protocol):
+    def record(self, kind: str, *fields: object) -> None: ...
+
+
+class NullTrace:
+    """The service keeps no trace; the simulator hashes one."""
+
+    def record(self, kind: str, *fields: object) -> None:
+        return None
+
+
+class ActorRuntime(Protocol):
+    clock: Clock
+    rng: RandomStreams
+    trace: Trace
+
+    def spawn(self, actor_class: type[A], *args: Any, **kwargs: Any) -> pykka.ActorRef[A]: ...
+
+    def bind(self, actor_class: type[A]) -> type[A]: ...
+
+    def wait(self, future: pykka.Future[Any], timeout: float) -> Any:
+        """Wait for a future from outside any actor (tests, main): real time or virtual time."""
+        ...
+
+
+class ThreadRuntime:
+    def __init__(self, *, clock: Clock | None = None, seed: int = 0) -> None:
+        self.clock: Clock = clock or SystemClock()
+        self.rng = RandomStreams(seed)
+        self.trace: Trace = NullTrace()
+        self._bound: dict[type[Any], type[Any]] = {}
+
+    def bind(self, actor_class: type[A]) -> type[A]:
+        bound = self._bound.get(actor_class)
+        if bound is None:
+            # The actor's own methods come first in the MRO, ThreadingActor only supplies the hooks.
+            bound = type(actor_class.__name__, (actor_class, pykka.ThreadingActor), {"use_daemon_thread": True})
+            self._bound[actor_class] = bound
+        return bound
+
+    def spawn(self, actor_class: type[A], *args: Any, **kwargs: Any) -> pykka.ActorRef[A]:
+        return self.bind(actor_class).start(*args, **kwargs)
+
+    def wait(self, future: pykka.Future[Any], timeout: float) -> Any:
+        return future.get(timeout=timeout)
