@@ -64,6 +64,8 @@ class LegSpec:
     market_protection: int | None = None
     stop: StopSpec | None = None
     exchange: str = "NFO"
+    # The entry order's own trigger when it is an SL / SL-M order (not the exit stop above).
+    trigger_price: float | None = None
 
     @property
     def signed_quantity(self) -> int:

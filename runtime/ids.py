@@ -37,3 +37,14 @@ class IdGen:
             counter = self._counters.setdefault(kind, itertools.count(1))
             value = next(counter)
         return f"{kind}{base36(self.boot)}-{base36(value)}"
+
+    def tag(self) -> str:
+        """A broker order tag: alphanumeric (Kite accepts nothing else), unique per intent, <= 20 chars.
+
+        The boot is fixed-width so that boot 1 / counter "2bx" can never read the same as boot 12 /
+        counter "bx".
+        """
+        with self._lock:
+            counter = self._counters.setdefault("tag", itertools.count(1))
+            value = next(counter)
+        return f"LG{base36(self.boot).rjust(3, '0')}{base36(value)}"
