@@ -25,7 +25,7 @@ from typing import Any
 from domain.errors import DenialCode, Denied
 from domain.instruments import Instrument
 from domain.lifecycle import GROUP_SETTLED, GROUP_TERMINAL, GroupState
-from domain.model import GroupSpec, LegSpec
+from domain.model import GroupSpec
 
 __all__ = [
     "GroupAction",
@@ -67,12 +67,13 @@ def check_trading_state(
     if state is TradingState.HALTED:
         raise Denied(Code.KILL_SWITCH_ACTIVE, WHOLE_REQUEST, "the kill switch is engaged", state=state.value)
     if state is TradingState.REDUCING:
-        leg = _first_increasing_leg(spec, positions)
-        if leg is not None:
+        index = _first_increasing_leg(spec, positions)
+        if index is not None:
+            leg = spec.legs[index]
             raise Denied(
                 Code.KILL_SWITCH_ACTIVE,
-                _leg_path(spec, leg, "side"),
-                f"trading is reduce-only and {leg.leg_id} does not reduce the position in {leg.tradingsymbol}",
+                f"legs[{index}]",
+                f"trading is reduce-only; {leg.leg_id} does not reduce the position in {leg.tradingsymbol}",
                 state=state.value,
             )
 
@@ -82,27 +83,21 @@ def is_risk_reducing(spec: GroupSpec, positions: Mapping[str, int]) -> bool:
     return _first_increasing_leg(spec, positions) is None
 
 
-def _first_increasing_leg(spec: GroupSpec, positions: Mapping[str, int]) -> LegSpec | None:
-    for leg, before, after in _positions_through(spec, positions):
+def _first_increasing_leg(spec: GroupSpec, positions: Mapping[str, int]) -> int | None:
+    for index, before, after in _positions_through(spec, positions):
         # Through zero to the other side opens new risk, however small the remainder.
         if before == 0 or abs(after) >= abs(before) or (after != 0 and (after > 0) != (before > 0)):
-            return leg
+            return index
     return None
 
 
-def _positions_through(
-    spec: GroupSpec, positions: Mapping[str, int]
-) -> Iterator[tuple[LegSpec, int, int]]:
-    """(leg, net before it, net after it) as each leg fills in turn."""
+def _positions_through(spec: GroupSpec, positions: Mapping[str, int]) -> Iterator[tuple[int, int, int]]:
+    """(leg index, net before the leg, net after it) as each leg fills in turn."""
     running = dict(positions)
-    for leg in spec.legs:
+    for index, leg in enumerate(spec.legs):
         before = running.get(leg.tradingsymbol, 0)
         running[leg.tradingsymbol] = before + leg.signed_quantity
-        yield leg, before, running[leg.tradingsymbol]
-
-
-def _leg_path(spec: GroupSpec, leg: LegSpec, name: str) -> str:
-    return f"legs[{spec.legs.index(leg)}].{name}"
+        yield index, before, running[leg.tradingsymbol]
 
 
 # --------------------------------------------------------------------------- throttles
@@ -111,7 +106,11 @@ def _leg_path(spec: GroupSpec, leg: LegSpec, name: str) -> str:
 def check_open_groups(open_count: int, cap: int) -> None:
     if open_count >= cap:
         raise Denied(
-            Code.THROTTLED, WHOLE_REQUEST, f"{open_count} groups are open, the cap is {cap}", open=open_count, cap=cap
+            Code.THROTTLED,
+            WHOLE_REQUEST,
+            f"{open_count} groups are open, the cap is {cap}",
+            open=open_count,
+            cap=cap,
         )
 
 
@@ -141,13 +140,17 @@ def check_position_limit(
     limit_lots_per_instrument: int,
     lot_sizes: Mapping[str, int],
 ) -> None:
-    """No instrument's net position may grow beyond the limit; shrinking one already beyond it is fine."""
-    for leg, before, after in _positions_through(spec, positions):
+    """No instrument's net position may grow beyond the limit; shrinking one already beyond it is fine.
+
+    `lot_sizes` maps every tradingsymbol of the group to its lot size.
+    """
+    for index, before, after in _positions_through(spec, positions):
+        leg = spec.legs[index]
         limit_units = limit_lots_per_instrument * lot_sizes[leg.tradingsymbol]
         if abs(after) > limit_units and abs(after) > abs(before):
             raise Denied(
                 Code.POSITION_LIMIT,
-                _leg_path(spec, leg, "quantity"),
+                f"legs[{index}].quantity",
                 f"{leg.tradingsymbol} would hold {after} units, the limit is {limit_units}",
                 position_after=after,
                 limit_units=limit_units,
@@ -157,10 +160,11 @@ def check_position_limit(
 def gross_notional(
     positions: Mapping[str, int], instruments: Mapping[str, Instrument], spots: Mapping[str, float]
 ) -> float:
-    """Σ |net units| x spot of the underlying, in rupees: the exchange's measure of an options book's size.
+    """Σ |net units| x spot of the underlying, in rupees: how big an options book is, as traders and
+    position limits usually state it.
 
     Gross, so a hedge does not shrink it: a condor's wings count as much as its body. That makes it a
-    ceiling on how much the book can hold, not a measure of its risk (margin and delta are those).
+    ceiling on how much the book may hold, not a measure of its risk (margin and delta are those).
     """
     return sum(abs(units) * spots[instruments[symbol].underlying] for symbol, units in positions.items())
 
@@ -206,7 +210,7 @@ class IdempotencyRecord:
 
 
 def payload_fingerprint(payload: Mapping[str, Any]) -> str:
-    """sha256 of the request as canonical JSON: the same request gives the same fingerprint, key order aside."""
+    """sha256 of the request as canonical JSON: key order and whitespace do not change it."""
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 

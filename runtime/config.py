@@ -57,6 +57,12 @@ class ExecutionConfig:
     # A protected market order left partly unfilled at the band is re-sent after this long.
     chase_after_s: float = 1.0
     unhedged_bound_s: float = 2.0
+    # A working order with no update for this long is looked up (order updates can be lost).
+    child_stale_s: float = 5.0
+    # A reversal child that ends unfilled is re-issued after this delay, doubling up to the max.
+    reissue_backoff_s: float = 0.2
+    reissue_backoff_max_s: float = 5.0
+    writer_barrier_timeout_s: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)

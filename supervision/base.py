@@ -51,10 +51,14 @@ class SupervisedActor(pykka.Actor):
                     table[message_type] = name
         cls._handlers = table
 
-    def __init__(self, ctx: ActorContext, address: str, supervisor: str | None = None) -> None:
+    def __init__(
+        self, ctx: ActorContext, address: str, supervisor: str | None = None, *, incarnation: int = 1
+    ) -> None:
         self.ctx = ctx
         self.actor_address = address
         self.supervisor_address = supervisor
+        # 1 for the first start; a supervisor restart passes 2, 3, ...: the actor must rehydrate.
+        self.incarnation = incarnation
         self.log = structlog.get_logger(type(self).__name__).bind(address=address)
         super().__init__()
 
@@ -68,6 +72,10 @@ class SupervisedActor(pykka.Actor):
 
     def describe(self) -> dict[str, Any]:
         return {"address": self.actor_address}
+
+    @property
+    def restarted(self) -> bool:
+        return self.incarnation > 1
 
     # ------------------------------------------------------------------ pykka hooks
 

@@ -54,8 +54,9 @@ class Supervisor(SupervisedActor):
         max_restarts: int = 3,
         max_seconds: float = 5.0,
         children: tuple[ChildSpec, ...] = (),
+        **base: Any,
     ) -> None:
-        super().__init__(ctx, address, supervisor)
+        super().__init__(ctx, address, supervisor, **base)
         self.strategy = strategy
         self.max_restarts = max_restarts
         self.max_seconds = max_seconds
@@ -198,7 +199,13 @@ class Supervisor(SupervisedActor):
         self.ctx.directory.reserve(spec.address)
         child.generation += 1
         ref = self.ctx.runtime.spawn(
-            spec.actor_class, self.ctx, spec.address, self.actor_address, *spec.args, **dict(spec.kwargs)
+            spec.actor_class,
+            self.ctx,
+            spec.address,
+            self.actor_address,
+            *spec.args,
+            incarnation=child.generation,
+            **dict(spec.kwargs),
         )
         child.ref = ref
         child.urn = ref.actor_urn

@@ -40,8 +40,8 @@ class Ping:
 class Recorder(SupervisedActor):
     """Reports every start (with its rehydrated value) to the test through a queue."""
 
-    def __init__(self, ctx, address, supervisor, events: queue.Queue, state: dict) -> None:
-        super().__init__(ctx, address, supervisor)
+    def __init__(self, ctx, address, supervisor, events: queue.Queue, state: dict, **base) -> None:
+        super().__init__(ctx, address, supervisor, **base)
         self.events = events
         self.state = state
 
@@ -65,8 +65,8 @@ class Recorder(SupervisedActor):
 
 
 class Sink(SupervisedActor):
-    def __init__(self, ctx, address, supervisor, events: queue.Queue) -> None:
-        super().__init__(ctx, address, supervisor)
+    def __init__(self, ctx, address, supervisor, events: queue.Queue, **base) -> None:
+        super().__init__(ctx, address, supervisor, **base)
         self.events = events
 
     @handles(ChildGaveUp)

@@ -1,0 +1,257 @@
+"""The gateway: the only caller of the broker.
+
+It throttles to the account's order budget with a lane reserved for emergency orders, counts
+modifications per order (Kite allows 25), classifies what the broker says (final, retryable, unknown
+outcome) and routes order updates to the child-order actor that owns them, by tag and order id.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+from typing import Any
+
+from actors.messages import (
+    BrokerConnection,
+    BrokerOrderUpdate,
+    BrokerStateChanged,
+    BrokerTick,
+    CancelOrder,
+    CancelRefused,
+    ChildUpdate,
+    DrainQueue,
+    FetchBook,
+    LookupOrder,
+    LookupTag,
+    ModifyOrder,
+    OrderSent,
+    PlaceOrder,
+    Route,
+    SendRejected,
+    SendUnknown,
+    TagLookedUp,
+)
+from brokers.port import Broker, BrokerError, BrokerRejected, BrokerRetryable, BrokerUnknownOutcome
+from domain.messages import OrderUpdate, Tick
+from domain.model import OrderType
+from domain.throttle import OrderBudget
+from supervision.base import SupervisedActor, handles
+
+
+class _Listener:
+    """Receives the broker's pushes on the broker's own thread and hands them to the gateway actor."""
+
+    def __init__(self, gateway_ref: Any) -> None:
+        self._ref = gateway_ref
+
+    def on_order_update(self, update: OrderUpdate) -> None:
+        self._ref.tell(BrokerOrderUpdate(update))
+
+    def on_tick(self, tick: Tick) -> None:
+        self._ref.tell(BrokerTick(tick))
+
+    def on_connection(self, connected: bool) -> None:
+        self._ref.tell(BrokerConnection(connected))
+
+
+class GatewayActor(SupervisedActor):
+    UNROUTED_KEEP = 2048
+
+    def started(self) -> None:
+        self.broker: Broker = self.ctx.extras["broker"]
+        rules = self.ctx.settings.rules
+        self.budget = OrderBudget(
+            per_second=rules.orders_per_second,
+            per_minute=rules.orders_per_minute,
+            per_day=rules.orders_per_day,
+            emergency_reserve=self.ctx.settings.execution.emergency_lane_per_second,
+        )
+        self.normal: deque[PlaceOrder] = deque()
+        self.emergency: deque[PlaceOrder] = deque()
+        self.drain_armed = False
+        self.routes: dict[str, str] = {}  # tag -> child address
+        self.order_tags: dict[str, str] = {}  # order id -> tag
+        self.modifications: dict[str, int] = {}
+        # Updates that carry one of our tags but arrived before its route (recovery, reordering).
+        self.unrouted: OrderedDict[str, OrderUpdate] = OrderedDict()
+        self.sent = 0
+        self.probe = self.ctx.extras.get("probe")
+        self.broker.subscribe(_Listener(self.actor_ref))
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "address": self.actor_address,
+            "queued_normal": len(self.normal),
+            "queued_emergency": len(self.emergency),
+            "routes": len(self.routes),
+            "sent": self.sent,
+        }
+
+    # ------------------------------------------------------------------ sending
+
+    @handles(PlaceOrder)
+    def on_place(self, message: PlaceOrder) -> None:
+        self.routes[message.request.tag] = message.child_address
+        (self.emergency if message.emergency else self.normal).append(message)
+        self._drain()
+
+    @handles(DrainQueue)
+    def on_drain(self, _message: DrainQueue) -> None:
+        self.drain_armed = False
+        self._drain()
+
+    def _drain(self) -> None:
+        now = self.ctx.clock.monotonic()
+        for lane, emergency in ((self.emergency, True), (self.normal, False)):
+            while lane:
+                if not self.budget.can_send(now, emergency=emergency):
+                    self._arm_drain(self.budget.next_slot(now, emergency=emergency))
+                    break
+                message = lane.popleft()
+                self.budget.record(now)
+                if not self._send(message):
+                    lane.appendleft(message)
+                    break
+
+    def _arm_drain(self, delay: float | None) -> None:
+        if delay is None:
+            self.log.error("daily_order_cap_reached")
+            delay = 60.0
+        if not self.drain_armed:
+            self.drain_armed = True
+            self.after(delay, DrainQueue())
+
+    def _send(self, message: PlaceOrder) -> bool:
+        """False when the broker asked us to retry later (the message goes back to its lane)."""
+        request = message.request
+        self.ctx.faults.hit("gateway.before_place")
+        try:
+            order_id = self.broker.place_order(request)
+        except BrokerRejected as exc:
+            self.tell(message.child_address, SendRejected(request.tag, exc.message, exc.kind))
+            return True
+        except BrokerRetryable as exc:
+            self.log.warning("place_retry", tag=request.tag, reason=exc.message)
+            self._arm_drain(exc.retry_after_s)
+            return False
+        except BrokerUnknownOutcome as exc:
+            self.tell(message.child_address, SendUnknown(request.tag, exc.message))
+            return True
+        self.sent += 1
+        if self.probe is not None:
+            self.probe.order_left(request.tag, self.ctx.clock.monotonic())
+        self.order_tags[order_id] = request.tag
+        self.tell(message.child_address, OrderSent(request.tag, order_id))
+        return True
+
+    @handles(CancelOrder)
+    def on_cancel(self, message: CancelOrder) -> None:
+        try:
+            self.broker.cancel_order(message.order_id, variety=message.variety)
+        except BrokerError as exc:
+            # A cancel that fails is reported; the order's own updates say what really happened.
+            self.tell(message.child_address, CancelRefused(message.order_id, exc.message))
+
+    @handles(ModifyOrder)
+    def on_modify(self, message: ModifyOrder) -> None:
+        count = self.modifications.get(message.order_id, 0)
+        if count >= self.ctx.settings.rules.max_modifications:
+            self.tell(message.child_address, CancelRefused(message.order_id, "modification cap reached"))
+            return
+        self.modifications[message.order_id] = count + 1
+        try:
+            self.broker.modify_order(
+                message.order_id,
+                quantity=message.quantity,
+                price=message.price,
+                trigger_price=message.trigger_price,
+                order_type=OrderType(message.order_type) if message.order_type else None,
+            )
+        except BrokerError as exc:
+            self.tell(message.child_address, CancelRefused(message.order_id, exc.message))
+
+    # ------------------------------------------------------------------ lookups
+
+    @handles(LookupTag)
+    def on_lookup_tag(self, message: LookupTag) -> None:
+        self.routes[message.tag] = message.child_address
+        found = self._book_by_tag(message.tag)
+        if found is not None:
+            self.order_tags[found.order_id] = message.tag
+        self.tell(message.child_address, TagLookedUp(message.tag, found))
+
+    @handles(LookupOrder)
+    def on_lookup_order(self, message: LookupOrder) -> None:
+        try:
+            history = self.broker.order_history(message.order_id)
+        except BrokerError as exc:
+            self.log.warning("lookup_failed", order_id=message.order_id, reason=exc.message)
+            return
+        if history:
+            self.tell(message.child_address, ChildUpdate(history[-1]))
+
+    @handles(FetchBook)
+    def on_fetch_book(self, message: FetchBook) -> None:
+        try:
+            message.future.set(self.broker.orders())
+        except BrokerError as exc:
+            message.future.set_exception((type(exc), exc, exc.__traceback__))
+
+    def _book_by_tag(self, tag: str) -> OrderUpdate | None:
+        try:
+            book = self.broker.orders()
+        except BrokerError as exc:
+            self.log.warning("book_fetch_failed", reason=exc.message)
+            return None
+        matches = [o for o in book if o.tag == tag]
+        return matches[-1] if matches else None
+
+    # ------------------------------------------------------------------ pushes
+
+    @handles(Route)
+    def on_route(self, message: Route) -> None:
+        self.routes[message.tag] = message.address
+        stashed = self.unrouted.pop(message.tag, None)
+        if stashed is not None:
+            self.tell(message.address, ChildUpdate(stashed))
+
+    @handles(BrokerOrderUpdate)
+    def on_order_update(self, message: BrokerOrderUpdate) -> None:
+        update = message.update
+        if self.probe is not None:
+            self.probe.update_arrived(update, self.ctx.clock.monotonic())
+        tag = update.tag or self.order_tags.get(update.order_id)
+        address = self.routes.get(tag) if tag else None
+        if address is None:
+            if tag:
+                self.unrouted[tag] = update
+                while len(self.unrouted) > self.UNROUTED_KEEP:
+                    self.unrouted.popitem(last=False)
+            return
+        self.order_tags.setdefault(update.order_id, tag)  # type: ignore[arg-type]
+        self.tell(address, ChildUpdate(update))
+
+    @handles(BrokerTick)
+    def on_tick(self, message: BrokerTick) -> None:
+        if self.ctx.directory.is_known("market"):
+            self.tell("market", message)
+
+    @handles(BrokerConnection)
+    def on_connection(self, message: BrokerConnection) -> None:
+        if not message.connected:
+            self.log.warning("broker_disconnected")
+            self.tell("risk", BrokerStateChanged(reconciling=True))
+            return
+        # Updates sent while we were disconnected are lost: replay the book to every owner.
+        try:
+            book = self.broker.orders()
+        except BrokerError as exc:
+            self.log.error("reconcile_after_reconnect_failed", reason=exc.message)
+            self.after(1.0, message)
+            return
+        for update in book:
+            tag = update.tag or self.order_tags.get(update.order_id)
+            address = self.routes.get(tag) if tag else None
+            if address is not None:
+                self.tell(address, ChildUpdate(update))
+        self.log.info("reconciled_after_reconnect", orders=len(book))
+        self.tell("risk", BrokerStateChanged(reconciling=False))

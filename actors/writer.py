@@ -1,0 +1,70 @@
+"""The writer: the only actor that writes LMDB, with group commit.
+
+LMDB allows one write transaction at a time, bound to its thread, so one actor owns it. Every
+`Commit` that arrives is queued; the first one also queues a `Flush` to this actor's own inbox, so
+every Commit that arrived before that Flush is written in the same durable transaction. The cost of
+an fsync is shared by everything that was waiting for it, with no timer and no extra thread.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from actors.messages import Barrier, Commit, CommitFailed, Flush
+from storage.writer import WriterCore
+from supervision.base import SupervisedActor, handles
+
+
+class WriterActor(SupervisedActor):
+    def started(self) -> None:
+        self.core = WriterCore(self.ctx.store)
+        self.flush_queued = False
+        self.commits = 0
+        self.transactions = 0
+
+    def describe(self) -> dict[str, Any]:
+        return {"address": self.actor_address, "commits": self.commits, "transactions": self.transactions}
+
+    @handles(Commit)
+    def on_commit(self, message: Commit) -> None:
+        self.core.enqueue(message.batch, lambda result, m=message: self._done(m, result))
+        self._queue_flush()
+
+    @handles(Barrier)
+    def on_barrier(self, _message: Barrier) -> bool:
+        self._flush()
+        return True
+
+    @handles(Flush)
+    def on_flush(self, _message: Flush) -> None:
+        self.flush_queued = False
+        self._flush()
+
+    def _queue_flush(self) -> None:
+        if not self.flush_queued:
+            self.flush_queued = True
+            self.tell_self(Flush())
+
+    def _flush(self) -> None:
+        self.ctx.faults.hit("writer.before_commit")
+        committed = self.core.flush()
+        if committed:
+            self.transactions += 1
+            self.commits += committed
+
+    def _done(self, message: Commit, result: Any) -> None:
+        if not result.ok:
+            self.log.error("commit_failed", reason=str(result.error))
+            if message.reply_to is not None:
+                self.tell(message.reply_to, CommitFailed(str(result.error), message.batch))
+            if message.future is not None:
+                message.future.set(result)
+            return
+        if message.future is not None:
+            message.future.set(result)
+        if message.then and self.ctx.faults.process_crash_due("writer.after_commit"):
+            # Simulation: the process dies here, durable but before anything it causes has happened
+            # (the hardest point to recover from). The runtime stops scheduling; nothing is delivered.
+            return
+        for address, follow_up in message.then:
+            self.tell(address, follow_up)
