@@ -234,3 +234,57 @@ def split_quantity(quantity: int, *, freeze_quantity: int, lot_size: int) -> lis
         max_child = freeze_quantity
     full, rest = divmod(quantity, max_child)
     return [max_child] * full + ([rest] if rest else [])
+
+
+@dataclass(frozen=True, slots=True)
+class LegRecord:
+    """A leg's own durable facts: which children it created and whether it is entering or reversing.
+
+    Fill totals are not stored here: they are derived from the children, whose truth is the broker's.
+    """
+
+    group_id: str
+    leg_id: str
+    state: LegState = LegState.PENDING
+    entered: bool = False
+    reversing: bool = False
+    child_ids: tuple[str, ...] = ()
+    reissues: int = 0
+    seq: int = 1
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "group_id": self.group_id,
+            "leg_id": self.leg_id,
+            "state": self.state.value,
+            "entered": self.entered,
+            "reversing": self.reversing,
+            "child_ids": list(self.child_ids),
+            "reissues": self.reissues,
+            "seq": self.seq,
+        }
+
+    @classmethod
+    def from_record(cls, rec: Mapping[str, Any]) -> LegRecord:
+        return cls(
+            group_id=rec["group_id"],
+            leg_id=rec["leg_id"],
+            state=LegState(rec["state"]),
+            entered=bool(rec["entered"]),
+            reversing=bool(rec["reversing"]),
+            child_ids=tuple(rec["child_ids"]),
+            reissues=int(rec["reissues"]),
+            seq=int(rec["seq"]),
+        )
+
+
+def reversal_needed(children: Iterable[ChildRecord]) -> int:
+    """Units still to reverse: the leg's net minus what working reversal orders already cover.
+
+    Never negative, and never more than the leg filled: a reversal larger than the fill would open
+    a position in the other direction.
+    """
+    children = list(children)
+    filled, reversed_qty, _, _, _ = leg_quantities(children)
+    in_flight = sum(c.remaining for c in children if c.purpose is not ChildPurpose.ENTRY and c.is_working)
+    return max(0, filled - reversed_qty - in_flight)

@@ -57,7 +57,7 @@ GROUP_TRANSITIONS: Mapping[GroupState, frozenset[GroupState]] = {
     G.CLOSED: frozenset(),
     G.FAILED: frozenset({G.EMERGENCY_HEDGED, G.RECOVERING, G.ESCALATED}),
     # A late fill on a flattened group re-opens the reversal.
-    G.EMERGENCY_HEDGED: frozenset({G.FAILED, G.RECOVERING}),
+    G.EMERGENCY_HEDGED: frozenset({G.FAILED, G.RECOVERING, G.ESCALATED}),
     G.RECOVERING: frozenset(
         {G.SUBMITTED, G.PARTIALLY_FILLED, G.PARTIALLY_EXPOSED, G.FILLED, G.HEDGED,
          G.FAILED, G.EMERGENCY_HEDGED, G.ESCALATED, G.CLOSED, G.VALIDATED}
@@ -92,10 +92,13 @@ class LegState(StrEnum):
 
 
 L = LegState
+# Leg states are derived from child reports, and one report can cover several steps (a child that goes
+# from sent to filled in one update), so a live leg may jump to any later state. Once reversing, a
+# leg never returns to entering.
 LEG_TRANSITIONS: Mapping[LegState, frozenset[LegState]] = {
-    L.PENDING: frozenset({L.WORKING, L.FLAT, L.FAILED}),
-    L.WORKING: frozenset({L.PARTIALLY_FILLED, L.FILLED, L.FAILED, L.REVERSING}),
-    L.PARTIALLY_FILLED: frozenset({L.FILLED, L.FAILED, L.REVERSING}),
+    L.PENDING: frozenset({L.WORKING, L.PARTIALLY_FILLED, L.FILLED, L.FAILED, L.REVERSING, L.FLAT}),
+    L.WORKING: frozenset({L.PARTIALLY_FILLED, L.FILLED, L.FAILED, L.REVERSING, L.FLAT}),
+    L.PARTIALLY_FILLED: frozenset({L.FILLED, L.FAILED, L.REVERSING, L.FLAT}),
     L.FILLED: frozenset({L.REVERSING, L.FLAT}),
     L.FAILED: frozenset({L.REVERSING, L.FLAT}),
     L.REVERSING: frozenset({L.FLAT}),

@@ -109,3 +109,60 @@ class StrategyIntent:
     legs: tuple[LegSpec, ...]  # quantities here are ratios in lots (1, 2, ...), not units
     confidence: float
     idempotency_key: str
+
+
+def leg_to_record(leg: LegSpec) -> dict[str, object]:
+    return {
+        "leg_id": leg.leg_id,
+        "tradingsymbol": leg.tradingsymbol,
+        "side": leg.side.value,
+        "quantity": leg.quantity,
+        "role": leg.role.value,
+        "order_type": leg.order_type.value,
+        "limit_price": leg.limit_price,
+        "market_protection": leg.market_protection,
+        "stop": None if leg.stop is None else [leg.stop.trigger_price, leg.stop.limit_price],
+        "exchange": leg.exchange,
+    }
+
+
+def leg_from_record(rec: dict[str, object]) -> LegSpec:
+    stop = rec.get("stop")
+    return LegSpec(
+        leg_id=str(rec["leg_id"]),
+        tradingsymbol=str(rec["tradingsymbol"]),
+        side=Side(rec["side"]),
+        quantity=int(rec["quantity"]),  # type: ignore[call-overload]
+        role=LegRole(rec["role"]),
+        order_type=OrderType(rec["order_type"]),
+        limit_price=rec["limit_price"],  # type: ignore[arg-type]
+        market_protection=rec["market_protection"],  # type: ignore[arg-type]
+        stop=None if stop is None else StopSpec(float(stop[0]), float(stop[1])),  # type: ignore[index]
+        exchange=str(rec["exchange"]),
+    )
+
+
+def group_to_record(spec: GroupSpec) -> dict[str, object]:
+    return {
+        "group_id": spec.group_id,
+        "strategy": spec.strategy,
+        "idempotency_key": spec.idempotency_key,
+        "underlying": spec.underlying,
+        "legs": [leg_to_record(leg) for leg in spec.legs],
+        "product": spec.product.value,
+        "account": spec.account,
+        "tags": list(spec.tags),
+    }
+
+
+def group_from_record(rec: dict[str, object]) -> GroupSpec:
+    return GroupSpec(
+        group_id=str(rec["group_id"]),
+        strategy=str(rec["strategy"]),
+        idempotency_key=str(rec["idempotency_key"]),
+        underlying=str(rec["underlying"]),
+        legs=tuple(leg_from_record(leg) for leg in rec["legs"]),  # type: ignore[attr-defined]
+        product=Product(rec["product"]),
+        account=str(rec["account"]),
+        tags=tuple(rec["tags"]),  # type: ignore[arg-type]
+    )

@@ -419,7 +419,8 @@ def _check_limit_price(
 
 def _tick_price(value: Number, tick: float, code: DenialCode, path: str) -> float:
     price = _as_float(value)
-    if not math.isfinite(price) or price <= 0:
+    # The last test catches prices so large that counting them in ticks overflows: no price at all.
+    if not math.isfinite(price) or price <= 0 or not math.isfinite(price / tick):
         raise Denied(code, path, "must be a finite price above zero")
     if not is_on_tick(price, tick):
         raise Denied(code, path, f"{price} is not a multiple of the tick size {tick}", tick_size=tick)

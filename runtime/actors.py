@@ -62,3 +62,13 @@ class ThreadRuntime:
 
     def wait(self, future: pykka.Future[Any], timeout: float) -> Any:
         return future.get(timeout=timeout)
+
+
+class _FutureSource(pykka.Actor):
+    """Never started: only its runtime-bound class is used, to make futures of the right kind."""
+
+
+def new_future(runtime: ActorRuntime) -> pykka.Future[Any]:
+    """A future that works in `runtime` (a threading future, or one the simulator can park on)."""
+    future: pykka.Future[Any] = runtime.bind(_FutureSource)._create_future()
+    return future

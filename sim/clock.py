@@ -55,6 +55,19 @@ class VirtualClock:
     def pending(self) -> int:
         return sum(1 for _, _, t in self._heap if not t.cancelled)
 
+    def cancel_pending(self, keep: Callable[[VirtualTimer], bool] | None = None) -> int:
+        """Cancel every pending timer except those `keep` spares; time stays where it is.
+
+        A simulated process crash loses the process's timers but not the exchange's, which is
+        another process in the world being simulated.
+        """
+        cancelled = 0
+        for _, _, timer in self._heap:
+            if not timer.cancelled and (keep is None or not keep(timer)):
+                timer.cancel()
+                cancelled += 1
+        return cancelled
+
     def fire_next(self) -> bool:
         """Advance to the earliest live timer and run it. False when no timer is left."""
         deadline = self.next_deadline()

@@ -1,10 +1,10 @@
 """LMDB storage: one environment per process, a versioned checksummed msgpack codec, one writer.
 
-    env = open_env(settings.storage)          # once per process per directory
-    store = Store(env)
-    boot = store.next_boot()
-    writer = ThreadedWriter(store)            # or WriterCore(store) driven by the writer actor
-    result = writer.submit(Batch().put_snapshot(group_key(gid), 1, body).mark_open(gid)).result(timeout)
+env = open_env(settings.storage)          # once per process per directory
+store = Store(env)
+boot = store.next_boot()
+writer = ThreadedWriter(store)            # or WriterCore(store) driven by the writer actor
+result = writer.submit(Batch().put_snapshot(group_key(gid), 1, body).mark_open(gid)).result(timeout)
 """
 
 from storage.batch import Batch, CommitResult, KeyConflict, Refusal, StaleWrite

@@ -7,9 +7,7 @@ same group commit included) and either writes or returns the reason the whole ba
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
-
-import lmdb
+from typing import TYPE_CHECKING, Any
 
 from storage import codec, keys
 from storage.batch import (
@@ -30,7 +28,8 @@ from storage.env import IDEMPOTENCY, INTENTS, JOURNAL, SNAPSHOTS, Tables
 from storage.errors import CorruptRecord
 from storage.records import read_snapshot
 
-Txn = lmdb.Transaction
+if TYPE_CHECKING:
+    from storage.env import Db, Txn
 
 
 def apply_op(txn: Txn, tables: Tables, op: Op) -> Refusal | None:
@@ -94,7 +93,7 @@ def _mark_settled(txn: Txn, tables: Tables, op: MarkSettled) -> Refusal | None:
     return None
 
 
-def _put_once(txn: Txn, db: Any, key: bytes, record: bytes, *, table: str, label: str) -> Refusal | None:
+def _put_once(txn: Txn, db: Db, key: bytes, record: bytes, *, table: str, label: str) -> Refusal | None:
     """Write-once: the same record again is a no-op (a retried batch), a different one a conflict."""
     stored_raw = txn.get(key, db=db)
     if stored_raw is None:

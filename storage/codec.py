@@ -52,7 +52,7 @@ def encode(body: Mapping[Any, Any], schema: Schema = CURRENT) -> bytes:
     """A record for `body`; raises TypeError for values msgpack cannot carry."""
     if not isinstance(body, Mapping):
         raise TypeError(f"a record body is a mapping, not {type(body).__name__}")
-    payload = msgpack.packb(dict(body), use_bin_type=True)
+    payload: bytes = msgpack.packb(dict(body), use_bin_type=True)
     version = bytes((schema.version,))
     return _HEADER.pack(MAGIC, schema.version, zlib.crc32(payload, zlib.crc32(version))) + payload
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeAlias
 
 import lmdb
 
 from runtime.config import StorageConfig
-from storage.errors import StorageFull
+from storage.errors import StorageError, StorageFull
 
 SNAPSHOTS = "snapshots"
 JOURNAL = "journal"
@@ -29,15 +30,21 @@ TABLE_NAMES = (SNAPSHOTS, JOURNAL, INTENTS, INTENT_GROUPS, META, IDEMPOTENCY, OP
 MAX_DBS = 16
 
 
+if TYPE_CHECKING:
+    # The stubs make Transaction generic over bytes/memoryview; legguard never asks for buffers.
+    Txn: TypeAlias = lmdb.Transaction[bytes]
+    Db: TypeAlias = lmdb._Database
+
+
 @dataclass(frozen=True, slots=True)
 class Tables:
-    snapshots: lmdb._Database
-    journal: lmdb._Database
-    intents: lmdb._Database
-    intent_groups: lmdb._Database
-    meta: lmdb._Database
-    idempotency: lmdb._Database
-    open_groups: lmdb._Database
+    snapshots: Db
+    journal: Db
+    intents: Db
+    intent_groups: Db
+    meta: Db
+    idempotency: Db
+    open_groups: Db
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +54,8 @@ class StorageEnv:
     tables: Tables
     # Reader slots of dead processes released at open; a killed writer leaves one behind.
     stale_readers_cleared: int
+    # LMDB environments must not be used across fork(); a forked child sees a different pid.
+    opened_by_pid: int
 
 
 _open_envs: dict[str, StorageEnv] = {}
@@ -63,6 +72,10 @@ def open_env(config: StorageConfig) -> StorageEnv:
     path = os.path.realpath(config.path)
     with _registry_lock:
         env = _open_envs.get(path)
+        if env is not None and env.opened_by_pid != os.getpid():
+            raise StorageError(
+                f"{path} was opened before this process forked; LMDB cannot be shared over fork"
+            )
         if env is None:
             env = _open(path, config.map_size)
             _open_envs[path] = env
@@ -96,4 +109,6 @@ def _open(path: str, map_size: int) -> StorageEnv:
     except BaseException:
         handle.close()
         raise
-    return StorageEnv(path=path, lmdb=handle, tables=tables, stale_readers_cleared=cleared)
+    return StorageEnv(
+        path=path, lmdb=handle, tables=tables, stale_readers_cleared=cleared, opened_by_pid=os.getpid()
+    )

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-
-import lmdb
+from typing import TYPE_CHECKING
 
 from storage import codec, keys
 from storage.env import INTENT_GROUPS, INTENTS, SNAPSHOTS, Tables
 from storage.errors import CorruptRecord
 from storage.records import Intent, Scan, Snapshot, read_snapshot
+
+if TYPE_CHECKING:
+    from storage.env import Db, Txn
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +38,7 @@ class RecoverySet:
     corrupt: tuple[CorruptRecord, ...]
 
 
-def load_recovery(txn: lmdb.Transaction, tables: Tables, prefixes: Iterable[str] = ()) -> RecoverySet:
+def load_recovery(txn: Txn, tables: Tables, prefixes: Iterable[str] = ()) -> RecoverySet:
     corrupt: list[CorruptRecord] = []
     groups = tuple(_recover_group(txn, tables, group_id, corrupt) for group_id in open_group_ids(txn, tables))
     snapshots: list[Snapshot] = []
@@ -47,12 +49,12 @@ def load_recovery(txn: lmdb.Transaction, tables: Tables, prefixes: Iterable[str]
     return RecoverySet(groups=groups, snapshots=tuple(snapshots), corrupt=tuple(corrupt))
 
 
-def open_group_ids(txn: lmdb.Transaction, tables: Tables) -> list[str]:
+def open_group_ids(txn: Txn, tables: Tables) -> list[str]:
     cursor = txn.cursor(db=tables.open_groups)
     return [key.decode("utf-8") for key in cursor.iternext(keys=True, values=False)]
 
 
-def scan_snapshots(txn: lmdb.Transaction, tables: Tables, prefix: str) -> Scan[Snapshot]:
+def scan_snapshots(txn: Txn, tables: Tables, prefix: str) -> Scan[Snapshot]:
     found: list[Snapshot] = []
     corrupt: list[CorruptRecord] = []
     for raw_key, raw in prefixed(txn, tables.snapshots, prefix.encode("utf-8")):
@@ -63,7 +65,7 @@ def scan_snapshots(txn: lmdb.Transaction, tables: Tables, prefix: str) -> Scan[S
     return Scan(tuple(found), tuple(corrupt))
 
 
-def prefixed(txn: lmdb.Transaction, db: object, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+def prefixed(txn: Txn, db: Db, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
     """Key/value pairs whose key starts with `prefix`, in key order."""
     cursor = txn.cursor(db=db)
     if not cursor.set_range(prefix):
@@ -74,9 +76,7 @@ def prefixed(txn: lmdb.Transaction, db: object, prefix: bytes) -> Iterator[tuple
         yield key, value
 
 
-def _recover_group(
-    txn: lmdb.Transaction, tables: Tables, group_id: str, corrupt: list[CorruptRecord]
-) -> RecoveredGroup:
+def _recover_group(txn: Txn, tables: Tables, group_id: str, corrupt: list[CorruptRecord]) -> RecoveredGroup:
     legs = scan_snapshots(txn, tables, keys.leg_prefix(group_id))
     children = scan_snapshots(txn, tables, keys.child_prefix(group_id))
     corrupt.extend(legs.corrupt)
@@ -90,9 +90,7 @@ def _recover_group(
     )
 
 
-def _group_snapshot(
-    txn: lmdb.Transaction, tables: Tables, group_id: str, corrupt: list[CorruptRecord]
-) -> Snapshot | None:
+def _group_snapshot(txn: Txn, tables: Tables, group_id: str, corrupt: list[CorruptRecord]) -> Snapshot | None:
     key = keys.group_key(group_id)
     raw = txn.get(key.encode("utf-8"), db=tables.snapshots)
     if raw is None:
@@ -104,9 +102,7 @@ def _group_snapshot(
         return None
 
 
-def _group_intents(
-    txn: lmdb.Transaction, tables: Tables, group_id: str, corrupt: list[CorruptRecord]
-) -> Iterator[Intent]:
+def _group_intents(txn: Txn, tables: Tables, group_id: str, corrupt: list[CorruptRecord]) -> Iterator[Intent]:
     index_prefix = keys.intent_group_prefix(group_id)
     for index_key, _ in prefixed(txn, tables.intent_groups, index_prefix):
         tag = index_key[len(index_prefix) :].decode("utf-8")

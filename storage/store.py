@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import lmdb
 
@@ -30,6 +30,9 @@ from storage.env import IDEMPOTENCY, INTENTS, JOURNAL, META, SNAPSHOTS, StorageE
 from storage.errors import CorruptRecord, StorageError, StorageFull
 from storage.records import JournalEntry, Scan, Snapshot, read_snapshot
 from storage.recovery import RecoverySet, load_recovery, open_group_ids, prefixed, scan_snapshots
+
+if TYPE_CHECKING:
+    from storage.env import Db, Txn
 
 BOOT_KEY = RESERVED_META_PREFIX + "boot"
 
@@ -64,7 +67,7 @@ class Store:
             txn.put(BOOT_KEY.encode(), codec.encode({"value": boot + 1}), db=self._tables.meta)
         return boot + 1
 
-    def _commit_batch(self, txn: lmdb.Transaction, batch: Batch) -> CommitResult:
+    def _commit_batch(self, txn: Txn, batch: Batch) -> CommitResult:
         if not batch.ops:
             return CommitResult()
         nested = self._env.lmdb.begin(write=True, parent=txn)
@@ -81,7 +84,7 @@ class Store:
         return CommitResult()
 
     @contextmanager
-    def _write_txn(self) -> Iterator[lmdb.Transaction]:
+    def _write_txn(self) -> Iterator[Txn]:
         try:
             # Leaving the block commits (with fsync: the env is opened sync + metasync); an
             # exception aborts, so a failed commit leaves nothing half-written.
@@ -166,12 +169,12 @@ class Store:
                     found.extend(_decode_failure(raw_key, raw, table))
         return found
 
-    def _get(self, db: object, key: bytes) -> bytes | None:
+    def _get(self, db: Db, key: bytes) -> bytes | None:
         with self._env.lmdb.begin() as txn:
             raw: bytes | None = txn.get(key, db=db)
             return raw
 
-    def _get_decoded(self, db: object, key: str, table: str) -> dict[str, Any] | None:
+    def _get_decoded(self, db: Db, key: str, table: str) -> dict[str, Any] | None:
         raw = self._get(db, keys.key_bytes(key))
         return None if raw is None else codec.decode(key, raw, table=table)
 

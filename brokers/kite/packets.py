@@ -59,15 +59,26 @@ def parse_tick_frame(frame: bytes, *, ts: float = 0.0) -> list[Tick]:
     return [tick for tick in ticks if tick is not None]
 
 
-def encode_ltp_packet(instrument_token: int, last_price: float) -> bytes:
-    scaled = round(last_price * price_divisor(instrument_token))
+MODE_LTP, MODE_QUOTE, MODE_FULL = "ltp", "quote", "full"
+# Packet lengths per mode for tradable instruments; fields the simulator does not model are zeros.
+_MODE_LENGTHS = {MODE_LTP: 8, MODE_QUOTE: 44, MODE_FULL: 184}
+
+
+def encode_tick_packet(instrument_token: int, last_price: float, *, mode: str = MODE_LTP) -> bytes:
+    """Token and last price (and zeros for the rest of a quote/full packet)."""
+    scaled = round(last_price * price_divisor(instrument_token))  # NaN raises ValueError here
     if not 0 <= scaled <= _UINT32_MAX or not 0 <= instrument_token <= _UINT32_MAX:
         # The client reads unsigned 32-bit integers; anything else would arrive as a wrong price.
-        raise ValueError(f"price {last_price} of token {instrument_token} does not fit a Kite LTP packet")
-    return struct.pack(">II", instrument_token, scaled)
+        raise ValueError(f"price {last_price} of token {instrument_token} does not fit a Kite tick packet")
+    head = struct.pack(">II", instrument_token, scaled)
+    return head + bytes(_MODE_LENGTHS[mode] - len(head))
+
+
+def encode_frame(packets: Iterable[bytes]) -> bytes:
+    packets = list(packets)
+    body = b"".join(struct.pack(">H", len(packet)) + packet for packet in packets)
+    return struct.pack(">H", len(packets)) + body
 
 
 def encode_ltp_frame(ticks: Iterable[tuple[int, float]]) -> bytes:
-    packets = [encode_ltp_packet(token, price) for token, price in ticks]
-    body = b"".join(struct.pack(">H", len(packet)) + packet for packet in packets)
-    return struct.pack(">H", len(packets)) + body
+    return encode_frame(encode_tick_packet(token, price) for token, price in ticks)

@@ -6,6 +6,7 @@ market with today's NSE/Kite rules; a seed's fault parameters go in `FaultConfig
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 
 from domain.greeks import Smile
@@ -26,6 +27,13 @@ class Latency:
     @classmethod
     def zero(cls) -> Latency:
         return cls(mean_s=0.0, tail_p=0.0)
+
+    def draw(self, rng: random.Random) -> float:
+        # No draw at all for a zero latency: a fault-free fast run consumes no randomness here.
+        delay = rng.expovariate(1.0 / self.mean_s) if self.mean_s > 0.0 else 0.0
+        if self.tail_p > 0.0 and rng.random() < self.tail_p:
+            delay += rng.uniform(*self.tail_s)
+        return delay
 
 
 @dataclass(frozen=True, slots=True)

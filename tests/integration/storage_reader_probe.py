@@ -1,7 +1,7 @@
 """A helper process for the environment tests (run as a script, not collected by pytest).
 
-    hold-reader PATH      open the store, begin a read transaction, say "reading", wait on stdin
-    report-cleared PATH   open the store and print how many stale reader slots the open cleared
+hold-reader PATH      open the store, begin a read transaction, say "reading", wait on stdin
+report-cleared PATH   open the store and print how many stale reader slots the open cleared
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from runtime.config import StorageConfig
-from storage import StorageFull, close_env, open_env
+from storage import StorageError, StorageFull, close_env, open_env
 from storage.env import TABLE_NAMES
 
 PROBE = str(Path(__file__).with_name("storage_reader_probe.py"))
@@ -68,7 +69,11 @@ def test_reader_slot_of_a_killed_process_is_cleared_at_open(tmp_path: Path) -> N
         os.kill(holder.pid, signal.SIGKILL)
         assert holder.wait(timeout=WAIT_S) == -signal.SIGKILL
         report = subprocess.run(
-            [sys.executable, PROBE, "report-cleared", path], capture_output=True, text=True, timeout=WAIT_S, check=True
+            [sys.executable, PROBE, "report-cleared", path],
+            capture_output=True,
+            text=True,
+            timeout=WAIT_S,
+            check=True,
         )
         assert int(report.stdout) >= 1
     finally:
@@ -87,3 +92,27 @@ def test_a_map_too_small_for_the_tables_is_storage_full(tmp_path: Path) -> None:
         open_env(StorageConfig(path=str(tmp_path / "db"), map_size=4096))
     # The failed open left nothing registered: a proper open of the same directory works.
     close_env(open_env(StorageConfig(path=str(tmp_path / "db"), map_size=1 << 20)))
+
+
+def test_an_environment_inherited_over_fork_is_refused_in_the_child(tmp_path: Path) -> None:
+    config = StorageConfig(path=str(tmp_path / "db"))
+    env = open_env(config)
+    try:
+        pid = os.fork()
+        if pid == 0:  # the child: report through the exit code only, never return into pytest
+            try:
+                open_env(config)
+            except StorageError:
+                os._exit(7)
+            except BaseException:
+                os._exit(1)
+            os._exit(0)
+        exited = os.pidfd_open(pid)
+        try:
+            assert select.select([exited], [], [], WAIT_S)[0], "forked child did not exit"
+        finally:
+            os.close(exited)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 7
+    finally:
+        close_env(env)

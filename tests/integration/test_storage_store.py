@@ -49,7 +49,9 @@ def test_snapshot_round_trip_with_seq(store: Store) -> None:
 
 def test_stale_batch_is_refused_whole_while_the_others_in_the_commit_land(store: Store) -> None:
     assert store.commit(Batch().put_snapshot(group_key("G1"), 5, GROUP)).ok
-    stale = Batch().put_snapshot(leg_key("G1", "L1"), 1, {"filled": 0}).put_snapshot(group_key("G1"), 4, GROUP)
+    stale = (
+        Batch().put_snapshot(leg_key("G1", "L1"), 1, {"filled": 0}).put_snapshot(group_key("G1"), 4, GROUP)
+    )
     fresh = Batch().put_snapshot(group_key("G2"), 1, GROUP).mark_open("G2")
 
     results = store.commit_many([stale, fresh])
@@ -88,7 +90,9 @@ def test_later_batch_is_checked_against_an_earlier_batch_of_the_same_commit(stor
 
 
 def test_ops_inside_one_batch_see_each_other(store: Store) -> None:
-    result = store.commit(Batch().put_snapshot("risk/killswitch", 2, {"on": True}).put_snapshot("risk/killswitch", 1, {}))
+    result = store.commit(
+        Batch().put_snapshot("risk/killswitch", 2, {"on": True}).put_snapshot("risk/killswitch", 1, {})
+    )
     assert result.refusal == StaleWrite("risk/killswitch", 2, 1)
     assert store.snapshot("risk/killswitch") is None
 
@@ -159,9 +163,18 @@ def test_load_recovery_groups_legs_children_and_intents(store: Store) -> None:
         .put_intent("c1-1", {"group_id": "G1", "child_id": "C1"})
     )
     # G10's keys share G1's prefix characters: they must not leak into G1.
-    g10 = Batch().mark_open("G10").put_snapshot(group_key("G10"), 1, GROUP).put_intent("c1-2", {"group_id": "G10"})
+    g10 = (
+        Batch()
+        .mark_open("G10")
+        .put_snapshot(group_key("G10"), 1, GROUP)
+        .put_intent("c1-2", {"group_id": "G10"})
+    )
     settled = Batch().put_snapshot(group_key("G9"), 9, GROUP).put_intent("c1-3", {"group_id": "G9"})
-    other = Batch().put_snapshot("risk/killswitch", 1, {"engaged": False}).put_intent("c1-4", {"purpose": "probe"})
+    other = (
+        Batch()
+        .put_snapshot("risk/killswitch", 1, {"engaged": False})
+        .put_intent("c1-4", {"purpose": "probe"})
+    )
     assert all(result.ok for result in store.commit_many([g1, g10, settled, other]))
 
     recovered = store.load_recovery(prefixes=["risk/"])
@@ -175,7 +188,9 @@ def test_load_recovery_groups_legs_children_and_intents(store: Store) -> None:
     assert [intent.tag for intent in g1_loaded.intents] == ["c1-1"]
     assert [intent.tag for intent in recovered.groups[1].intents] == ["c1-2"]
     assert recovered.groups[1].legs == ()
-    assert [(snap.key, snap.body) for snap in recovered.snapshots] == [("risk/killswitch", {"engaged": False})]
+    assert [(snap.key, snap.body) for snap in recovered.snapshots] == [
+        ("risk/killswitch", {"engaged": False})
+    ]
 
 
 def test_corrupt_snapshot_is_reported_with_its_key_and_the_rest_loads(store: Store) -> None:
@@ -204,7 +219,9 @@ def test_corrupt_snapshot_is_reported_with_its_key_and_the_rest_loads(store: Sto
 
 
 def test_corrupt_group_snapshot_and_intent_are_both_collected(store: Store) -> None:
-    batch = Batch().mark_open("G1").put_snapshot(group_key("G1"), 1, GROUP).put_intent("c1-1", {"group_id": "G1"})
+    batch = (
+        Batch().mark_open("G1").put_snapshot(group_key("G1"), 1, GROUP).put_intent("c1-1", {"group_id": "G1"})
+    )
     assert store.commit(batch).ok
     corrupt_in_place(store, store.env.tables.snapshots, b"g/G1")
     corrupt_in_place(store, store.env.tables.intents, b"c1-1")
@@ -213,7 +230,10 @@ def test_corrupt_group_snapshot_and_intent_are_both_collected(store: Store) -> N
 
     assert recovered.groups[0].snapshot is None
     assert recovered.groups[0].intents == ()
-    assert sorted((bad.table, bad.key) for bad in recovered.corrupt) == [("intents", "c1-1"), ("snapshots", "g/G1")]
+    assert sorted((bad.table, bad.key) for bad in recovered.corrupt) == [
+        ("intents", "c1-1"),
+        ("snapshots", "g/G1"),
+    ]
 
 
 def test_overwriting_a_corrupt_snapshot_must_be_explicit(store: Store) -> None:

@@ -173,7 +173,9 @@ def test_threaded_writer_under_concurrent_submitters(store: Store) -> None:
             thread.join(WAIT_S * 3)
         assert not any(thread.is_alive() for thread in threads)
     assert errors == []
-    assert [store.snapshot(f"bench/{n}") for n in range(submitters)] == [(per_submitter, {"seq": per_submitter})] * 8
+    assert [store.snapshot(f"bench/{n}") for n in range(submitters)] == [
+        (per_submitter, {"seq": per_submitter})
+    ] * 8
 
 
 def test_close_commits_what_is_queued_then_refuses_more(store: Store) -> None:

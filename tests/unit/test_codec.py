@@ -28,7 +28,9 @@ scalars = (
 )
 values = st.recursive(
     scalars,
-    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text() | st.integers(-(2**31), 2**31), inner),
+    lambda inner: (
+        st.lists(inner, max_size=5) | st.dictionaries(st.text() | st.integers(-(2**31), 2**31), inner)
+    ),
     max_leaves=30,
 )
 bodies = st.dictionaries(st.text(), values, max_size=8)

@@ -44,7 +44,9 @@ CHAIN_WIDTH = 20  # strikes each side of the money
 
 def underlying_spec(name: str) -> UnderlyingSpec:
     cfg = next(u for u in DEFAULT_UNDERLYINGS if u.name == name)
-    return UnderlyingSpec(cfg.name, cfg.lot_size, cfg.freeze_quantity, cfg.strike_step, cfg.tick_size, cfg.exchange)
+    return UnderlyingSpec(
+        cfg.name, cfg.lot_size, cfg.freeze_quantity, cfg.strike_step, cfg.tick_size, cfg.exchange
+    )
 
 
 def build_universe() -> InstrumentUniverse:
@@ -77,8 +79,14 @@ def symbol(underlying: str, strike: float, kind: str, expiry: dt.date = WEEKLY) 
 N_PUT_WING, N_PUT_BODY = symbol("NIFTY", 24_200, "PE"), symbol("NIFTY", 24_400, "PE")
 N_CALL_BODY, N_CALL_WING = symbol("NIFTY", 24_600, "CE"), symbol("NIFTY", 24_800, "CE")
 N_FUTURE = symbol("NIFTY", 0, "FUT", MONTHLY)
-B_PUT_WING, B_PUT_BODY = symbol("BANKNIFTY", 51_500, "PE", MONTHLY), symbol("BANKNIFTY", 51_800, "PE", MONTHLY)
-B_CALL_BODY, B_CALL_WING = symbol("BANKNIFTY", 52_200, "CE", MONTHLY), symbol("BANKNIFTY", 52_500, "CE", MONTHLY)
+B_PUT_WING, B_PUT_BODY = (
+    symbol("BANKNIFTY", 51_500, "PE", MONTHLY),
+    symbol("BANKNIFTY", 51_800, "PE", MONTHLY),
+)
+B_CALL_BODY, B_CALL_WING = (
+    symbol("BANKNIFTY", 52_200, "CE", MONTHLY),
+    symbol("BANKNIFTY", 52_500, "CE", MONTHLY),
+)
 
 QUOTES = {
     N_PUT_WING: Quote(ltp=20.0, lower_band=0.05, upper_band=60.0),
@@ -104,7 +112,9 @@ def context(**changes: Any) -> ValidationContext:
 # --------------------------------------------------------------------------- requests
 
 
-def leg(symbol: str, side: str, quantity: Any, role: str, order_type: str = "LIMIT", **fields: Any) -> Payload:
+def leg(
+    symbol: str, side: str, quantity: Any, role: str, order_type: str = "LIMIT", **fields: Any
+) -> Payload:
     return {
         "tradingsymbol": symbol,
         "side": side,
@@ -124,8 +134,22 @@ def nifty_condor() -> Payload:
         "legs": [
             leg(N_PUT_WING, "BUY", 65, "protection", price=20.0),
             leg(N_CALL_WING, "BUY", 65, "protection", price=18.5),
-            leg(N_PUT_BODY, "SELL", 65, "risk", price=60.0, stop={"trigger_price": 120.0, "limit_price": 125.0}),
-            leg(N_CALL_BODY, "SELL", 65, "risk", price=55.0, stop={"trigger_price": 110.0, "limit_price": 115.5}),
+            leg(
+                N_PUT_BODY,
+                "SELL",
+                65,
+                "risk",
+                price=60.0,
+                stop={"trigger_price": 120.0, "limit_price": 125.0},
+            ),
+            leg(
+                N_CALL_BODY,
+                "SELL",
+                65,
+                "risk",
+                price=55.0,
+                stop={"trigger_price": 110.0, "limit_price": 115.5},
+            ),
         ],
     }
 
@@ -198,7 +222,10 @@ def test_a_lot_size_from_one_underlying_is_not_a_lot_of_another() -> None:
 def test_a_short_straddle_needs_no_protection_leg() -> None:
     straddle = nifty_condor()
     atm_call, atm_put = symbol("NIFTY", 24_500, "CE"), symbol("NIFTY", 24_500, "PE")
-    straddle["legs"] = [leg(atm_call, "SELL", 130, "risk", price=110.0), leg(atm_put, "SELL", 130, "risk", price=95.0)]
+    straddle["legs"] = [
+        leg(atm_call, "SELL", 130, "risk", price=110.0),
+        leg(atm_put, "SELL", 130, "risk", price=95.0),
+    ]
     spec = validate_group_request(straddle, context(quotes={}))
     assert spec.protection_legs == ()
     assert len(spec.risk_legs) == 2
@@ -266,7 +293,10 @@ def test_the_quantity_cap_is_inclusive() -> None:
 def test_the_exchange_band_is_inclusive(price: float) -> None:
     payload = nifty_condor()
     payload["legs"][0]["price"] = price
-    assert validate_group_request(payload, context(risk=RiskConfig(price_band_pct=0))).legs[0].limit_price == price
+    assert (
+        validate_group_request(payload, context(risk=RiskConfig(price_band_pct=0))).legs[0].limit_price
+        == price
+    )
 
 
 def test_without_a_quote_the_band_is_not_checked() -> None:
@@ -303,7 +333,7 @@ def case(case_id: str, mutate: Mutation, code: DenialCode, field: str) -> Any:
 
 
 SCHEMA_CASES = [
-    case("body-not-an-object", lambda p: p.clear(), Code.SCHEMA_ERROR, "strategy"),
+    case("empty-body", lambda p: p.clear(), Code.SCHEMA_ERROR, "strategy"),
     case("missing-strategy", drop_top("strategy"), Code.SCHEMA_ERROR, "strategy"),
     case("empty-strategy", set_top(strategy=""), Code.SCHEMA_ERROR, "strategy"),
     case("long-strategy", set_top(strategy="s" * 65), Code.SCHEMA_ERROR, "strategy"),
@@ -332,7 +362,12 @@ SCHEMA_CASES = [
     case("quantity-null", set_leg(0, quantity=None), Code.SCHEMA_ERROR, "legs[0].quantity"),
     case("price-as-string", set_leg(1, price="18.5"), Code.SCHEMA_ERROR, "legs[1].price"),
     case("price-as-bool", set_leg(1, price=False), Code.SCHEMA_ERROR, "legs[1].price"),
-    case("protection-as-string", set_leg(0, market_protection="5"), Code.SCHEMA_ERROR, "legs[0].market_protection"),
+    case(
+        "protection-as-string",
+        set_leg(0, market_protection="5"),
+        Code.SCHEMA_ERROR,
+        "legs[0].market_protection",
+    ),
     case("unknown-leg-field", set_leg(2, tag="mine"), Code.SCHEMA_ERROR, "legs[2].tag"),
     case("stop-not-an-object", set_leg(2, stop=120.0), Code.SCHEMA_ERROR, "legs[2].stop"),
     case(
@@ -341,7 +376,12 @@ SCHEMA_CASES = [
         Code.SCHEMA_ERROR,
         "legs[2].stop.type",
     ),
-    case("stop-missing-limit", set_leg(2, stop={"trigger_price": 120.0}), Code.SCHEMA_ERROR, "legs[2].stop.limit_price"),
+    case(
+        "stop-missing-limit",
+        set_leg(2, stop={"trigger_price": 120.0}),
+        Code.SCHEMA_ERROR,
+        "legs[2].stop.limit_price",
+    ),
     case(
         "stop-trigger-as-string",
         set_leg(2, stop={"trigger_price": "120", "limit_price": 125.0}),
@@ -353,7 +393,9 @@ SCHEMA_CASES = [
 LEGS_CASES = [
     case("no-legs", set_top(legs=[]), Code.INVALID_LEGS, "legs"),
     case("nine-legs", lambda p: p["legs"].extend([p["legs"][0]] * 5), Code.INVALID_LEGS, "legs"),
-    case("duplicate-leg", lambda p: p["legs"].append(p["legs"][1]), Code.INVALID_LEGS, "legs[4].tradingsymbol"),
+    case(
+        "duplicate-leg", lambda p: p["legs"].append(p["legs"][1]), Code.INVALID_LEGS, "legs[4].tradingsymbol"
+    ),
     case(
         "same-contract-both-sides",
         lambda p: p["legs"].append(leg(N_PUT_WING, "SELL", 65, "risk", price=20.0)),
@@ -370,7 +412,12 @@ LEGS_CASES = [
 ]
 
 INSTRUMENT_CASES = [
-    case("unknown-symbol", set_leg(0, tradingsymbol="NIFTYXYZ"), Code.UNKNOWN_INSTRUMENT, "legs[0].tradingsymbol"),
+    case(
+        "unknown-symbol",
+        set_leg(0, tradingsymbol="NIFTYXYZ"),
+        Code.UNKNOWN_INSTRUMENT,
+        "legs[0].tradingsymbol",
+    ),
     case(
         "expired",
         set_leg(0, tradingsymbol=symbol("NIFTY", 24_200, "PE", EXPIRED)),
@@ -414,6 +461,7 @@ PRICE_CASES = [
     case("infinite", set_leg(0, price=math.inf), Code.INVALID_PRICE, "legs[0].price"),
     case("minus-infinite", set_leg(0, price=-math.inf), Code.INVALID_PRICE, "legs[0].price"),
     case("beyond-float", set_leg(0, price=10**400), Code.INVALID_PRICE, "legs[0].price"),
+    case("beyond-float-in-ticks", set_leg(0, price=1e308), Code.INVALID_PRICE, "legs[0].price"),
     case("zero", set_leg(0, price=0), Code.INVALID_PRICE, "legs[0].price"),
     case("negative", set_leg(0, price=-20.0), Code.INVALID_PRICE, "legs[0].price"),
     case("off-tick", set_leg(1, price=18.53), Code.INVALID_PRICE, "legs[1].price"),
@@ -425,7 +473,12 @@ PRICE_CASES = [
         Code.INVALID_PRICE,
         "legs[0].price",
     ),
-    case("sl-without-price", set_leg(0, order_type="SL", price=None, trigger_price=25.0), Code.INVALID_PRICE, "legs[0].price"),
+    case(
+        "sl-without-price",
+        set_leg(0, order_type="SL", price=None, trigger_price=25.0),
+        Code.INVALID_PRICE,
+        "legs[0].price",
+    ),
     case("above-the-band", set_leg(2, price=180.05), Code.PRICE_BAND, "legs[2].price"),
     case("above-the-collar", set_leg(2, price=84.05), Code.PRICE_BAND, "legs[2].price"),
     case("below-the-collar", set_leg(2, price=35.95), Code.PRICE_BAND, "legs[2].price"),
@@ -547,13 +600,24 @@ ORDER_TYPE_CASES = [
         )
         for value in (0, -2, 101, 5.0)
     ),
-    case("limit-with-protection", set_leg(1, market_protection=5), Code.INVALID_ORDER_TYPE, "legs[1].market_protection"),
+    case(
+        "limit-with-protection",
+        set_leg(1, market_protection=5),
+        Code.INVALID_ORDER_TYPE,
+        "legs[1].market_protection",
+    ),
 ]
 
 
 @pytest.mark.parametrize(
     ("mutate", "code", "field"),
-    SCHEMA_CASES + LEGS_CASES + INSTRUMENT_CASES + QUANTITY_CASES + PRICE_CASES + STOP_CASES + ORDER_TYPE_CASES,
+    SCHEMA_CASES
+    + LEGS_CASES
+    + INSTRUMENT_CASES
+    + QUANTITY_CASES
+    + PRICE_CASES
+    + STOP_CASES
+    + ORDER_TYPE_CASES,
 )
 def test_bad_input_is_denied_with_its_code_and_field(mutate: Mutation, code: DenialCode, field: str) -> None:
     payload = nifty_condor()
@@ -599,7 +663,10 @@ def test_without_a_quote_a_stop_is_judged_against_the_legs_own_limit(stop: Paylo
 def test_the_collar_can_be_turned_off() -> None:
     payload = nifty_condor()
     payload["legs"][2]["price"] = 84.05  # 40 % above the last price, inside the exchange band
-    assert validate_group_request(payload, context(risk=RiskConfig(price_band_pct=0))).legs[2].limit_price == 84.05
+    assert (
+        validate_group_request(payload, context(risk=RiskConfig(price_band_pct=0))).legs[2].limit_price
+        == 84.05
+    )
 
 
 def test_the_leg_cap_follows_the_setting() -> None:
@@ -654,3 +721,34 @@ def test_a_corrupted_leg_field_is_accepted_or_denied_at_that_leg(index: int, nam
         blamed_leg = found.field.startswith(f"legs[{index}]")
         duplicated_by_it = found.details.get("duplicate_of") == f"legs[{index}]"
         assert blamed_leg or duplicated_by_it, (found.field, found.message)
+
+
+@given(price=st.floats() | st.integers())
+def test_any_number_as_a_price_is_accepted_or_denied_at_the_price(price: float) -> None:
+    payload = nifty_condor()
+    payload["legs"][2]["price"] = price
+    try:
+        spec = validate_group_request(payload, context())
+    except Denied as found:
+        assert (found.code, found.field) in {
+            (Code.INVALID_PRICE, "legs[2].price"),
+            (Code.PRICE_BAND, "legs[2].price"),
+        }, found.message
+    else:
+        assert 36.0 <= spec.legs[2].limit_price <= 84.0  # inside the 40 % collar around 60
+
+
+@given(quantity=st.floats() | st.integers())
+def test_any_number_as_a_quantity_is_accepted_or_denied_at_the_quantity(quantity: float) -> None:
+    payload = nifty_condor()
+    payload["legs"][2]["quantity"] = quantity
+    try:
+        spec = validate_group_request(payload, context())
+    except Denied as found:
+        assert (found.code, found.field) in {
+            (Code.INVALID_QTY, "legs[2].quantity"),
+            (Code.QTY_LIMIT, "legs[2].quantity"),
+        }, found.message
+    else:
+        assert type(quantity) is int and quantity % 65 == 0 and 0 < quantity <= 200 * 65
+        assert spec.legs[2].quantity == quantity

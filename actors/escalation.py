@@ -1,0 +1,191 @@
+"""The safe state for a group whose supervisor gave up.
+
+It works only from what is durable and what the broker says, not from the group's actors (they are
+the thing that kept failing): cancel every working order carrying one of the group's tags, reverse
+the net filled quantity per instrument with protected market orders, mark the group ESCALATED and
+raise an alert. It re-checks the broker's book until the group is flat and nothing is working.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from actors.child_order import place_message
+from actors.messages import (
+    Barrier,
+    CancelOrder,
+    ChildUpdate,
+    EscalateGroup,
+    FetchBook,
+    OrderSent,
+    SendRejected,
+    SendUnknown,
+    TagLookedUp,
+)
+from actors.persist import child_batch, commit
+from domain.execution import ChildPurpose, ChildRecord, split_quantity
+from domain.lifecycle import GroupState
+from domain.messages import Alert
+from domain.model import OrderType, Product, Side
+from domain.plan import GroupRecord, Outcome
+from runtime.actors import new_future
+from storage import keys
+from storage.batch import Batch
+from supervision.base import SupervisedActor, handles
+
+_TERMINAL = ("COMPLETE", "CANCELLED", "REJECTED")
+
+
+@dataclass(frozen=True)
+class SafeStateCheck:
+    group_id: str
+
+
+@dataclass
+class _Escalated:
+    group_id: str
+    reason: str
+    tags: set[str] = field(default_factory=set)
+    rounds: int = 0
+
+
+class EscalationActor(SupervisedActor):
+    CHECK_EVERY_S = 1.0
+
+    def started(self) -> None:
+        self.groups: dict[str, _Escalated] = {}
+        self.alerts: list[Alert] = []
+        for snapshot in self.ctx.store.scan_snapshots("esc/"):
+            body = snapshot.body
+            if not body.get("done"):
+                entry = _Escalated(body["group_id"], body["reason"], set(body["tags"]), int(body.get("rounds", 0)))
+                self.groups[entry.group_id] = entry
+                self.after(0.0, SafeStateCheck(entry.group_id))
+
+    def describe(self) -> dict[str, Any]:
+        return {"address": self.actor_address, "escalated": sorted(self.groups), "alerts": len(self.alerts)}
+
+    @handles(EscalateGroup)
+    def on_escalate(self, message: EscalateGroup) -> None:
+        if message.group_id in self.groups:
+            return
+        writer = self.ctx.directory.lookup("writer")
+        if writer is not None:
+            writer.ask(Barrier(), timeout=self.ctx.settings.execution.writer_barrier_timeout_s)
+        entry = _Escalated(message.group_id, message.reason)
+        entry.tags = {c.body["tag"] for c in self.ctx.store.scan_snapshots(keys.child_prefix(message.group_id))}
+        self.groups[message.group_id] = entry
+        alert = Alert(
+            severity="critical",
+            kind="group_escalated",
+            text=f"group {message.group_id} put in the safe state: {message.reason}",
+            group_id=message.group_id,
+            ts=self.ctx.clock.now(),
+        )
+        self.alerts.append(alert)
+        self.log.critical("group_escalated", group_id=message.group_id, reason=message.reason)
+        if self.ctx.directory.is_known("alerts"):
+            self.tell("alerts", alert)
+        batch = self._esc_batch(entry, done=False)
+        group = self.ctx.store.snapshot(keys.group_key(message.group_id))
+        if group is not None:
+            record = GroupRecord.from_record(group[1])
+            if record.state is not GroupState.ESCALATED:
+                escalated = record.moved_to(
+                    GroupState.ESCALATED, failure_reason=message.reason, outcome=Outcome.ESCALATED, settled=False
+                )
+                batch = Batch(
+                    batch.ops
+                    + Batch().put_snapshot(keys.group_key(message.group_id), escalated.seq, escalated.to_record()).ops
+                )
+        self.tell("writer", commit(batch, (self.actor_address, SafeStateCheck(message.group_id))))
+
+    @handles(SafeStateCheck)
+    def on_check(self, message: SafeStateCheck) -> None:
+        entry = self.groups.get(message.group_id)
+        if entry is None:
+            return
+        entry.rounds += 1
+        book = self._book()
+        if book is None:
+            self.after(self.CHECK_EVERY_S, message)
+            return
+        mine = [o for o in book if o.tag in entry.tags]
+        working = [o for o in mine if o.status not in _TERMINAL]
+        for order in working:
+            self.tell("gateway", CancelOrder(self.actor_address, order.order_id, emergency=True))
+        net: dict[str, int] = {}
+        for order in mine:
+            sign = 1 if order.transaction_type == Side.BUY.value else -1
+            net[order.tradingsymbol] = net.get(order.tradingsymbol, 0) + sign * order.filled_quantity
+        if not working and all(qty == 0 for qty in net.values()):
+            self._finish(entry)
+            return
+        if not working:
+            self._reverse(entry, {symbol: qty for symbol, qty in net.items() if qty != 0})
+        self.after(self.CHECK_EVERY_S, message)
+
+    def _reverse(self, entry: _Escalated, net: dict[str, int]) -> None:
+        batch = Batch()
+        orders = []
+        for symbol, quantity in sorted(net.items()):
+            instrument = self.ctx.universe.get(symbol)
+            if instrument is None:
+                self.log.error("escalation_unknown_instrument", symbol=symbol)
+                continue
+            side = Side.SELL if quantity > 0 else Side.BUY
+            for part in split_quantity(abs(quantity), freeze_quantity=instrument.freeze_quantity, lot_size=instrument.lot_size):
+                child = ChildRecord(
+                    child_id=self.ctx.ids.next("e"),
+                    group_id=entry.group_id,
+                    leg_id="ESC",
+                    tag=self.ctx.ids.tag(),
+                    purpose=ChildPurpose.REVERSAL,
+                    tradingsymbol=symbol,
+                    side=side,
+                    quantity=part,
+                    order_type=OrderType.MARKET,
+                    product=Product.NRML,
+                    market_protection=self.ctx.settings.rules.market_protection,
+                    emergency=True,
+                )
+                entry.tags.add(child.tag)
+                batch = Batch(batch.ops + child_batch(child, with_intent=True).ops)
+                message = place_message(child)
+                orders.append(("gateway", type(message)(self.actor_address, message.request, True, entry.group_id)))
+        batch = Batch(batch.ops + self._esc_batch(entry, done=False).ops)
+        self.tell("writer", commit(batch, *orders))
+
+    def _finish(self, entry: _Escalated) -> None:
+        self.log.warning("escalated_group_safe", group_id=entry.group_id, rounds=entry.rounds)
+        self.groups.pop(entry.group_id, None)
+        self.tell("writer", commit(self._esc_batch(entry, done=True).mark_settled(entry.group_id)))
+
+    def _esc_batch(self, entry: _Escalated, *, done: bool) -> Batch:
+        body = {
+            "group_id": entry.group_id,
+            "reason": entry.reason,
+            "tags": sorted(entry.tags),
+            "rounds": entry.rounds,
+            "done": done,
+        }
+        self._seq = getattr(self, "_seq", 0) + 1
+        stored = self.ctx.store.snapshot(f"esc/{entry.group_id}")
+        seq = max(self._seq, (stored[0] + 1) if stored else 1)
+        self._seq = seq
+        return Batch().put_snapshot(f"esc/{entry.group_id}", seq, body)
+
+    def _book(self) -> list[Any] | None:
+        future = new_future(self.ctx.runtime)
+        self.tell("gateway", FetchBook(future))
+        try:
+            return list(future.get(timeout=5.0))
+        except Exception as exc:
+            self.log.warning("escalation_book_unavailable", reason=repr(exc))
+            return None
+
+    @handles(OrderSent, SendRejected, SendUnknown, ChildUpdate, TagLookedUp)
+    def on_order_news(self, _message: Any) -> None:
+        # The periodic check reads the broker's book, which is the only truth this actor trusts.
+        return None

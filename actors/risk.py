@@ -1,0 +1,220 @@
+"""The pre-trade gate: every new group passes here, and nothing bypasses it.
+
+Validation, trading state (kill switch, recovery), idempotency, the open-group cap and the margin
+check run in order; a refused request gets a code and its field and leaves nothing behind. An accepted
+group's intent is committed (seq 1, with its idempotency record) before its actor starts, and the
+caller is answered only after that commit. At startup this actor also drives recovery: every group
+that was not settled is restarted in recovery mode, and no new group is accepted until all of them
+have reconciled with the broker.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from actors.messages import (
+    BrokerStateChanged,
+    CommitFailed,
+    EscalateGroup,
+    GroupAccepted,
+    GroupChanged,
+    GroupReconciled,
+    StartGroup,
+    SubmitGroup,
+)
+from actors.persist import commit
+from domain.errors import Denied, DenialCode
+from domain.gate import (
+    IdempotencyRecord,
+    TradingState,
+    check_idempotency,
+    check_open_groups,
+    check_trading_state,
+    payload_fingerprint,
+)
+from domain.model import GroupSpec, group_from_record
+from domain.plan import GroupRecord
+from domain.validation import ValidationContext, validate_group_request
+from storage import keys
+from storage.batch import Batch
+from supervision.base import SupervisedActor, handles
+
+
+@dataclass(frozen=True)
+class GroupCommitted:
+    spec: GroupSpec
+    future: Any
+
+
+@dataclass(frozen=True)
+class RecoveryTimeout:
+    pass
+
+
+class RiskActor(SupervisedActor):
+    def started(self) -> None:
+        self.trading_state = TradingState.ACTIVE
+        self.broker_reconciling = False
+        self.open_groups: dict[str, str] = {}  # group id -> last known state
+        self.pending_keys: dict[str, str] = {}  # idempotency key -> fingerprint, until committed
+        self.pending_commits: dict[str, tuple[GroupSpec, Any]] = {}  # group id -> (spec, caller's future)
+        self.recovering: set[str] = set()
+        self.recovery_started = False
+        self._start_recovery()
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "address": self.actor_address,
+            "trading_state": self.trading_state.value,
+            "recovering": sorted(self.recovering),
+            "open_groups": len(self.open_groups),
+        }
+
+    # ------------------------------------------------------------------ recovery
+
+    def _start_recovery(self) -> None:
+        store = self.ctx.store
+        for group_id in store.open_groups():
+            found = store.snapshot(keys.group_key(group_id))
+            if found is None:
+                self.log.error("open_group_without_snapshot", group_id=group_id)
+                self.tell("escalation", EscalateGroup(group_id, "no readable snapshot at recovery"))
+                continue
+            record = GroupRecord.from_record(found[1])
+            self.open_groups[group_id] = record.state.value
+            self.recovering.add(group_id)
+            self.tell("groups", StartGroup(record.spec, recovering=True))
+        self.recovery_started = True
+        if self.recovering:
+            self.log.info("recovery_started", groups=len(self.recovering))
+            self.after(self.ctx.settings.execution.recovery_timeout_s, RecoveryTimeout())
+
+    @handles(GroupReconciled)
+    def on_reconciled(self, message: GroupReconciled) -> None:
+        self.recovering.discard(message.group_id)
+        if not self.recovering:
+            self.log.info("recovery_done")
+
+    @handles(RecoveryTimeout)
+    def on_recovery_timeout(self, _message: RecoveryTimeout) -> None:
+        for group_id in sorted(self.recovering):
+            self.tell("escalation", EscalateGroup(group_id, "did not reconcile within the recovery timeout"))
+        self.recovering.clear()
+
+    @property
+    def is_recovering(self) -> bool:
+        return bool(self.recovering) or self.broker_reconciling or not self.recovery_started
+
+    @handles(BrokerStateChanged)
+    def on_broker_state(self, message: BrokerStateChanged) -> None:
+        self.broker_reconciling = message.reconciling
+
+    @handles(GroupChanged)
+    def on_group_changed(self, message: GroupChanged) -> None:
+        if message.outcome:
+            self.open_groups.pop(message.group_id, None)
+        else:
+            self.open_groups[message.group_id] = message.state
+
+    # ------------------------------------------------------------------ the gate
+
+    @handles(SubmitGroup)
+    def on_submit(self, message: SubmitGroup) -> None:
+        try:
+            self._admit(message)
+        except Denied as denied:
+            self._answer_denied(message.future, denied)
+
+    def _admit(self, message: SubmitGroup) -> None:
+        group_id = self.ctx.ids.next("g")
+        spec = validate_group_request(message.payload, self._validation_context(group_id))
+        check_trading_state(self.trading_state, spec, recovering=self.is_recovering, positions={})
+        fingerprint = payload_fingerprint(message.payload)
+        existing = self._idempotency(spec.idempotency_key)
+        original = check_idempotency(existing, fingerprint)
+        if original is not None:
+            self._answer(message.future, GroupAccepted(original, duplicate=True))
+            return
+        pending = self.pending_keys.get(spec.idempotency_key)
+        if pending is not None:
+            if pending != fingerprint:
+                raise Denied(DenialCode.IDEMPOTENCY_CONFLICT, "idempotency_key", "the same key is being submitted with another payload")
+            raise Denied(DenialCode.THROTTLED, "idempotency_key", "this request is already being accepted; retry for its group id")
+        check_open_groups(len(self.open_groups), self.ctx.settings.risk.max_open_groups)
+        self._check_margin(spec)
+        self.pending_keys[spec.idempotency_key] = fingerprint
+        self.pending_commits[group_id] = (spec, message.future)
+        self.open_groups[group_id] = "VALIDATED"
+        record = GroupRecord(spec=spec, created_at=self.ctx.clock.now())
+        batch = (
+            Batch()
+            .put_snapshot(keys.group_key(group_id), record.seq, record.to_record())
+            .append_journal(f"journal/{group_id}", record.seq, {"state": "VALIDATED", "note": "accepted", "ts": record.created_at})
+            .put_idempotency(
+                spec.idempotency_key, {"fingerprint": fingerprint, "group_id": group_id, "idempotency_key": spec.idempotency_key}
+            )
+            .mark_open(group_id)
+        )
+        self.ctx.faults.hit("risk.before_accept_commit")
+        # The group's actor starts, and the caller hears "accepted", only once the intent is durable.
+        self.tell(
+            "writer",
+            commit(batch, ("risk", GroupCommitted(spec, message.future)), ("groups", StartGroup(spec)), reply_to="risk"),
+        )
+
+    @handles(GroupCommitted)
+    def on_committed(self, message: GroupCommitted) -> None:
+        self.pending_keys.pop(message.spec.idempotency_key, None)
+        self.pending_commits.pop(message.spec.group_id, None)
+        self._answer(message.future, GroupAccepted(message.spec.group_id, spec=message.spec))
+
+    @handles(CommitFailed)
+    def on_commit_failed(self, message: CommitFailed) -> None:
+        group_ids = [op.group_id for op in message.batch.ops if type(op).__name__ == "MarkOpen"]
+        for group_id in group_ids:
+            spec, future = self.pending_commits.pop(group_id, (None, None))
+            self.open_groups.pop(group_id, None)
+            if spec is not None:
+                self.pending_keys.pop(spec.idempotency_key, None)
+            if future is not None:
+                future.set_exception((RuntimeError, RuntimeError(f"not accepted: {message.reason}"), None))
+
+    def _check_margin(self, spec: GroupSpec) -> None:
+        """The worst-case margin check (the margin actor) plugs in here."""
+
+    def _validation_context(self, group_id: str) -> ValidationContext:
+        import datetime as dt
+
+        today = dt.datetime.fromtimestamp(self.ctx.clock.now(), tz=dt.UTC).date()
+        return ValidationContext(
+            group_id=group_id,
+            today=today,
+            universe=self.ctx.universe,
+            risk=self.ctx.settings.risk,
+            rules=self.ctx.settings.rules,
+            quotes=self.ctx.extras.get("quotes", {}),
+        )
+
+    def _idempotency(self, key: str) -> IdempotencyRecord | None:
+        found = self.ctx.store.idempotency(key)
+        if found is None:
+            return None
+        return IdempotencyRecord(found["idempotency_key"], found["fingerprint"], found["group_id"])
+
+    @staticmethod
+    def _answer(future: Any, value: Any) -> None:
+        if future is not None:
+            future.set(value)
+
+    @staticmethod
+    def _answer_denied(future: Any, denied: Denied) -> None:
+        if future is not None:
+            try:
+                raise denied
+            except Denied:
+                future.set_exception(sys.exc_info())
+
+
+__all__ = ["GroupCommitted", "RiskActor", "group_from_record"]

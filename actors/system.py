@@ -1,0 +1,76 @@
+"""The supervision tree of one legguard process, built from injected services.
+
+    root (one_for_one)
+    ├── writer        the only LMDB writer (group commit)
+    ├── gateway       the only broker caller (restarted with backoff: it fronts an external resource)
+    ├── escalation    the safe state for groups whose supervisor gave up
+    ├── groups        one supervisor per order group → group, legs, child orders
+    └── risk          the pre-trade gate; drives recovery at startup, so it starts last
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pykka
+
+from actors.escalation import EscalationActor
+from actors.gateway import GatewayActor
+from actors.groups import GroupsSupervisor
+from actors.messages import SubmitGroup
+from actors.risk import RiskActor
+from actors.writer import WriterActor
+from runtime.actors import new_future
+from supervision.context import ActorContext
+from supervision.messages import ChildSpec, Describe, Restart, Strategy
+from supervision.supervisor import Supervisor
+
+ROOT = "root"
+
+
+def root_children(ctx: ActorContext, extra: tuple[ChildSpec, ...] = ()) -> tuple[ChildSpec, ...]:
+    return (
+        ChildSpec("writer", WriterActor, restart=Restart.PERMANENT),
+        ChildSpec("gateway", GatewayActor, restart=Restart.PERMANENT, backoff_s=0.2, backoff_max_s=10.0),
+        ChildSpec("escalation", EscalationActor, restart=Restart.PERMANENT),
+        ChildSpec(
+            "groups",
+            GroupsSupervisor,
+            kwargs={"strategy": Strategy.ONE_FOR_ONE, "max_restarts": 1000, "max_seconds": 1.0},
+            restart=Restart.PERMANENT,
+        ),
+        *extra,
+        ChildSpec("risk", RiskActor, restart=Restart.PERMANENT),
+    )
+
+
+@dataclass
+class System:
+    ctx: ActorContext
+    root: pykka.ActorRef[Any]
+
+    def submit(self, payload: dict[str, Any]) -> Any:
+        """Submit a group; returns a future resolved with GroupAccepted or failed with Denied."""
+        future = new_future(self.ctx.runtime)
+        self.ctx.directory.tell("risk", SubmitGroup(payload, future=future))
+        return future
+
+    def describe(self, address: str, timeout: float = 5.0) -> Any:
+        ref = self.ctx.directory.lookup(address)
+        if ref is None:
+            return None
+        return self.ctx.runtime.wait(ref.ask(Describe(), block=False), timeout)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.root.is_alive():
+            self.root.stop(block=False)
+
+
+def start_system(ctx: ActorContext, extra: tuple[ChildSpec, ...] = ()) -> System:
+    root = ctx.runtime.spawn(
+        Supervisor, ctx, ROOT, None, strategy=Strategy.ONE_FOR_ONE, max_restarts=10, max_seconds=10.0,
+        children=root_children(ctx, extra),
+    )
+    ctx.directory.register(ROOT, root)
+    return System(ctx, root)

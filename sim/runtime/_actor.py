@@ -1,0 +1,72 @@
+"""pykka's three runtime hooks, implemented on greenlets under one scheduler.
+
+`SimRuntime.bind` puts this class after the actor's own class in the MRO, with `_sim_runtime`
+and `_sim_future` set on the bound class: pykka calls the hooks on the class
+(`ActorRef.ask` does `actor_class._create_future()`), so that is where the runtime must be.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import pykka
+
+from sim.runtime._inbox import DISCARDED, RUNNING, Discarded, SimInbox
+
+if TYPE_CHECKING:
+    from sim.runtime._future import SimFuture
+    from sim.runtime._runtime import SimRuntime
+
+
+class SimActorBase(pykka.Actor):
+    _sim_runtime: ClassVar[SimRuntime]
+    _sim_future: ClassVar[type[SimFuture[Any]]]
+    actor_inbox: SimInbox  # type: ignore[assignment]
+
+    # pykka declares the two factories static; a classmethod is called the same way and can
+    # reach the runtime on the bound class.
+    @classmethod
+    def _create_actor_inbox(cls) -> SimInbox:  # type: ignore[override]
+        return SimInbox(cls._sim_runtime)
+
+    @classmethod
+    def _create_future(cls) -> SimFuture[Any]:  # type: ignore[override]
+        return cls._sim_future()
+
+    def _start_actor_loop(self) -> None:
+        self._sim_runtime._start(self)
+
+    def _stop(self) -> None:
+        inbox = self.actor_inbox
+        if inbox.state == DISCARDED:
+            # pykka catches the Discarded unwinding a crashed actor as a BaseException and stops
+            # here: leave before on_stop and before it stops every other actor.
+            raise Discarded
+        if isinstance(sys.exc_info()[1], KeyboardInterrupt):
+            # Ctrl-C lands in whichever greenlet runs; threaded, it would reach the main
+            # thread, which is the driver. pykka still stops everything; the driver gets it too.
+            inbox.runtime._raise_in_driver(sys.exc_info()[1])  # type: ignore[arg-type]
+        super()._stop()
+
+
+def run_actor_loop(actor: SimActorBase) -> None:
+    """The body of an actor's greenlet."""
+    inbox = actor.actor_inbox
+    inbox.state = RUNNING
+    try:
+        actor._actor_loop()
+    except Discarded:
+        pass  # crashed: nothing of this actor may run, and there is no one to tell
+    finally:
+        inbox.runtime._forget(inbox)
+
+
+def is_unbound_actor_class(actor_class: type[Any]) -> bool:
+    """A legguard actor class derives from pykka.Actor and implements none of its runtime hooks."""
+    return (
+        isinstance(actor_class, type)
+        and issubclass(actor_class, pykka.Actor)
+        and actor_class._create_future is pykka.Actor._create_future
+        and actor_class._start_actor_loop is pykka.Actor._start_actor_loop
+    )
