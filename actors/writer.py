@@ -54,9 +54,10 @@ class WriterActor(SupervisedActor):
 
     def _done(self, message: Commit, result: Any) -> None:
         if not result.ok:
-            self.log.error("commit_failed", reason=str(result.error))
+            # str(result) covers both a failed transaction and a refused batch (stale or conflicting).
+            self.log.error("commit_failed", reason=str(result))
             if message.reply_to is not None:
-                self.tell(message.reply_to, CommitFailed(str(result.error), message.batch))
+                self.tell(message.reply_to, CommitFailed(str(result), message.batch))
             if message.future is not None:
                 message.future.set(result)
             return

@@ -148,8 +148,9 @@ CHILD_TRANSITIONS: Mapping[ChildState, frozenset[ChildState]] = {
     C.FILLED: frozenset(),
     C.CANCELLED: frozenset(),
     C.REJECTED: frozenset(),
-    # A "lost" order that turns up after all (a very late accept) is adopted, never duplicated.
-    C.LOST: frozenset(_EXCHANGE_STATES - {C.CANCEL_REQUESTED}),
+    # A "lost" order that turns up after all (a very late accept) is adopted, never duplicated, in
+    # whatever state it turns up in: CANCEL PENDING too, when earlier updates were lost.
+    C.LOST: _EXCHANGE_STATES,
 }
 
 

@@ -25,6 +25,11 @@ from supervision.messages import ChildExited, ChildFailed, Describe
 M = TypeVar("M")
 
 
+def _is_unwind(exc: BaseException) -> bool:
+    """A runtime unwinding an actor on purpose (greenlet exit, a simulated process crash)."""
+    return isinstance(exc, GreenletExit) or bool(getattr(type(exc), "legguard_unwind", False))
+
+
 class ContainedFailure(Exception):
     """A BaseException raised in an actor, turned into an ordinary failure of that actor."""
 
@@ -82,12 +87,12 @@ class SupervisedActor(pykka.Actor):
     def on_start(self) -> None:
         try:
             self.started()
-        except GreenletExit:
-            raise
         except Exception as exc:
             self._report_failure(exc, during="start")
             raise
         except BaseException as exc:
+            if _is_unwind(exc):
+                raise
             self._report_failure(exc, during="start")
             raise ContainedFailure(repr(exc)) from exc
 
@@ -100,13 +105,15 @@ class SupervisedActor(pykka.Actor):
             return None
         try:
             return getattr(self, name)(message)
-        except (GreenletExit, Exception):
+        except Exception:
             raise
         except BaseException as exc:
+            if _is_unwind(exc):
+                raise
             raise ContainedFailure(repr(exc)) from exc
 
     def on_failure(self, exception_type: Any, exception_value: Any, traceback: Any) -> None:
-        if exception_type is not None and issubclass(exception_type, GreenletExit):
+        if exception_value is not None and _is_unwind(exception_value):
             return
         self._report_failure(exception_value, during="receive")
 

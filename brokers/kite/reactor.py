@@ -63,6 +63,26 @@ def call_in_reactor(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
     _reactor().callFromThread(fn, *args, **kwargs)
 
 
+def call_in_reactor_and_wait(fn: Callable[..., Any], *args: Any, timeout: float = STARTUP_TIMEOUT_S) -> None:
+    """`call_in_reactor`, returning once `fn` has run there (or at once, when already on that thread)."""
+    from twisted.python import threadable
+
+    if threadable.isInIOThread():
+        fn(*args)
+        return
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            fn(*args)
+        finally:
+            done.set()
+
+    call_in_reactor(run)
+    if not done.wait(timeout):
+        raise ReactorUnavailable(f"the reactor did not run {getattr(fn, '__qualname__', fn)} within {timeout}s")
+
+
 def connect_ticker(ticker: Any) -> None:
     """Connect a `KiteTicker` on the shared reactor: `connect(threaded=True)` run inside it only dials."""
     call_in_reactor(ticker.connect, threaded=True)

@@ -26,7 +26,7 @@ import structlog
 
 from brokers.kite.packets import parse_tick_frame
 from brokers.kite.parse import parse_order
-from brokers.kite.reactor import call_in_reactor
+from brokers.kite.reactor import call_in_reactor, call_in_reactor_and_wait
 from brokers.port import BrokerListener
 from runtime.clock import Clock, Timer
 from runtime.config import KiteConfig
@@ -100,7 +100,8 @@ class KitePushChannel:
         if self._listener is None:
             return  # never started: no socket, and no reason to start a reactor
         # close() = stop_retry + a close frame. Never stop(): that stops the process's only reactor.
-        call_in_reactor(self._ticker.close)
+        # Waited for, so that no reconnect is attempted once the owner believes the channel closed.
+        call_in_reactor_and_wait(self._ticker.close)
 
     # ------------------------------------------------------------------ reactor thread
 

@@ -73,7 +73,9 @@ class Accounts:
                 short_mtm += book.net * ltp
             elif book.net > 0 and book.instrument.is_option:
                 long_premium += book.net * book.average_price
-        blocked = sum(o.blocked_margin * o.pending_quantity / o.quantity for o in blocking if o.account == account)
+        blocked = sum(
+            o.blocked_margin * o.pending_quantity / o.quantity for o in blocking if o.account == account
+        )
         return AccountSummary(
             funds=self.funds(account),
             cash_flow=self._ledger.cash_flow(account),
@@ -125,16 +127,18 @@ class Accounts:
         for _, book in self._ledger.position_books(account):
             inst = book.instrument
             ltp = self._market.ltp(inst)
-            out.append(Position(
-                exchange=inst.exchange,
-                tradingsymbol=inst.tradingsymbol,
-                product="NRML",
-                quantity=book.net,
-                average_price=book.average_price,
-                last_price=ltp,
-                pnl=book.realised + book.unrealised(ltp),
-                buy_quantity=book.buy_quantity,
-                sell_quantity=book.sell_quantity,
-                instrument_token=inst.instrument_token,
-            ))
+            out.append(
+                Position(
+                    exchange=inst.exchange,
+                    tradingsymbol=inst.tradingsymbol,
+                    product="NRML",
+                    quantity=book.net,
+                    average_price=book.average_price,
+                    last_price=ltp,
+                    pnl=book.realised + book.unrealised(ltp),
+                    buy_quantity=book.buy_quantity,
+                    sell_quantity=book.sell_quantity,
+                    instrument_token=inst.instrument_token,
+                )
+            )
         return out

@@ -94,7 +94,7 @@ class MarketConfig:
     # Index circuit breakers: a move this far from the session's first price halts trading.
     circuit_pcts: tuple[float, ...] = (0.10, 0.15, 0.20)
     circuit_halt_s: float = 900.0
-    # Option price bands: reference ± max(pct × reference, min_abs); the reference re-centres
+    # Option price bands: reference ± max(pct * reference, min_abs); the reference re-centres
     # after the fair price has stayed outside the band for `band_flex_s` (dynamic bands).
     band_pct: float = 0.40
     band_min_abs: float = 20.0

@@ -21,7 +21,7 @@ from sim.exchange.ledger import TERMINAL
 
 
 class Subscription:
-    __slots__ = ("account", "active", "down_until", "last_prices", "listener", "number", "tokens")
+    __slots__ = ("account", "active", "down_until", "last_due", "last_prices", "listener", "number", "tokens")
 
     def __init__(self, number: int, account: str, listener: BrokerListener, tokens: Iterable[int]) -> None:
         self.number = number  # names the subscriber in the event log (object ids vary per process)
@@ -30,6 +30,7 @@ class Subscription:
         self.tokens: dict[int, None] = dict.fromkeys(tokens)
         self.last_prices: dict[int, float] = {}
         self.down_until = -1.0
+        self.last_due = 0.0  # a socket is a FIFO: no update is due before the one sent ahead of it
         self.active = True
 
 
@@ -101,9 +102,15 @@ class Delivery:
         if faults.drop_rate > 0.0 and self._drop_rng.random() < faults.drop_rate and droppable:
             self._log.record("dropped", *label)
             return
-        delay = self._push.draw(self._latency_rng)
+        now = self._clock.monotonic()
+        due = now + self._push.draw(self._latency_rng)
         if faults.reorder_rate > 0.0 and self._reorder_rng.random() < faults.reorder_rate:
-            delay += self._reorder_rng.uniform(0.0, faults.reorder_window_s)
+            # Held back outside the FIFO, so the updates sent after it overtake it.
+            due += self._reorder_rng.uniform(0.0, faults.reorder_window_s)
+            self._log.record("reordered", *label)
+        else:
+            due = sub.last_due = max(due, sub.last_due)
+        delay = due - now
         self._clock.call_later(delay, self._deliver_update, sub, update)
         if faults.duplicate_rate > 0.0 and self._dup_rng.random() < faults.duplicate_rate:
             self._log.record("duplicated", *label)
@@ -133,7 +140,10 @@ class Delivery:
                 price = self._maybe_bad(quote[0])
                 self._log.record("tick", sub.number, token, price)
                 tick = Tick(ts=now, instrument_token=token, last_price=price, tradingsymbol=quote[1])
-                self._clock.call_later(self._push.draw(self._latency_rng), self._deliver_tick, sub, tick)
+                due = sub.last_due = max(
+                    self._clock.monotonic() + self._push.draw(self._latency_rng), sub.last_due
+                )
+                self._clock.call_later(due - self._clock.monotonic(), self._deliver_tick, sub, tick)
 
     def _maybe_bad(self, price: float) -> float:
         rate = self._faults.bad_tick_rate

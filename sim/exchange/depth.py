@@ -61,7 +61,14 @@ class DepthBook:
         self._taken: dict[str, tuple[tuple[int, int], dict[tuple[int, int], int]]] = {}
 
     def quote(
-        self, inst: Instrument, *, fair: float, ltp: float, band: Band, epoch: tuple[int, int], script: Script | None
+        self,
+        inst: Instrument,
+        *,
+        fair: float,
+        ltp: float,
+        band: Band,
+        epoch: tuple[int, int],
+        script: Script | None,
     ) -> Quote:
         tick = inst.tick_size
         low, high = _ticks(band.low, tick), _ticks(band.high, tick)
@@ -75,9 +82,13 @@ class DepthBook:
         bids: tuple[Level, ...] = ()
         asks: tuple[Level, ...] = ()
         if fair > band.low:
-            bids = self._side(inst, epoch, script, -1, [mid - half - k * step for k in range(self._levels(script))])
+            bids = self._side(
+                inst, epoch, script, -1, [mid - half - k * step for k in range(self._levels(script))]
+            )
         if fair < band.high:
-            asks = self._side(inst, epoch, script, 1, [mid + half + k * step for k in range(self._levels(script))])
+            asks = self._side(
+                inst, epoch, script, 1, [mid + half + k * step for k in range(self._levels(script))]
+            )
         bids = tuple(level for level in bids if _ticks(level.price, tick) >= max(low, 1))
         asks = tuple(level for level in asks if _ticks(level.price, tick) <= high)
         return Quote(inst.tradingsymbol, ltp, bids, asks, band)
@@ -96,13 +107,22 @@ class DepthBook:
             if script is not None and script.level_lots is not None:
                 lots = script.level_lots[k]
             else:
-                lots = lo + _mix(self._seed, inst.instrument_token, epoch[0], epoch[1], sign, k) % (hi - lo + 1)
+                lots = lo + _mix(self._seed, inst.instrument_token, epoch[0], epoch[1], sign, k) % (
+                    hi - lo + 1
+                )
             if lots > 0:
                 levels.append(Level(round(price_ticks * inst.tick_size, 2), lots * inst.lot_size))
         return tuple(levels)
 
     def take(
-        self, inst: Instrument, quote: Quote, *, side: Side, limit: float, quantity: int, epoch: tuple[int, int]
+        self,
+        inst: Instrument,
+        quote: Quote,
+        *,
+        side: Side,
+        limit: float,
+        quantity: int,
+        epoch: tuple[int, int],
     ) -> list[Level]:
         """Take up to `quantity` from the book at `limit` or better for an order on `side`."""
         taken_at_epoch = self._taken.get(inst.tradingsymbol)

@@ -43,12 +43,15 @@ class BookOrder:
 
     __slots__ = (
         "account", "average_price", "blocked_margin", "cancel_requested", "cancelled_quantity", "chunks",
-        "exchange_order_id", "filled_quantity", "forced", "held", "history", "hold_after_chunks", "instrument",
-        "limit", "live", "modifications", "order_id", "order_type", "placed_at", "price", "quantity", "request",
-        "status", "status_message", "trigger_price", "triggered", "updated_at", "waiting",
+        "exchange_order_id", "filled_quantity", "forced", "held", "history", "hold_after_chunks",
+        "instrument", "limit", "live", "modifications", "order_id", "order_type", "placed_at", "price",
+        "quantity", "request", "status", "status_message", "trigger_price", "triggered", "updated_at",
+        "waiting",
     )  # fmt: skip
 
-    def __init__(self, order_id: str, account: str, request: OrderRequest, instrument: Instrument, now: float) -> None:
+    def __init__(
+        self, order_id: str, account: str, request: OrderRequest, instrument: Instrument, now: float
+    ) -> None:
         self.order_id = order_id
         self.exchange_order_id: str | None = None
         self.account = account
@@ -128,8 +131,16 @@ class BookOrder:
 class PositionBook:
     """Net position of one account in one instrument, with average-cost realised P&L."""
 
-    __slots__ = ("average_price", "buy_quantity", "buy_value", "instrument", "net", "realised", "sell_quantity",
-                 "sell_value")
+    __slots__ = (
+        "average_price",
+        "buy_quantity",
+        "buy_value",
+        "instrument",
+        "net",
+        "realised",
+        "sell_quantity",
+        "sell_value",
+    )
 
     def __init__(self, instrument: Instrument) -> None:
         self.instrument = instrument
@@ -148,7 +159,9 @@ class PositionBook:
             self.sell_value += quantity * price
         signed = side.sign * quantity
         if self.net == 0 or (self.net > 0) == (signed > 0):
-            self.average_price = (self.average_price * abs(self.net) + price * quantity) / (abs(self.net) + quantity)
+            self.average_price = (self.average_price * abs(self.net) + price * quantity) / (
+                abs(self.net) + quantity
+            )
             self.net += signed
             return
         closed = min(quantity, abs(self.net))
@@ -198,7 +211,9 @@ class Ledger:
         if book is None:
             book = self._positions[key] = PositionBook(order.instrument)
         book.apply(fill.side, fill.quantity, fill.price)
-        self._cash_flow[order.account] = self._cash_flow.get(order.account, 0.0) - fill.side.sign * fill.quantity * fill.price
+        self._cash_flow[order.account] = (
+            self._cash_flow.get(order.account, 0.0) - fill.side.sign * fill.quantity * fill.price
+        )
 
     # ------------------------------------------------------------------ queries (the invariants' view)
 
@@ -216,7 +231,9 @@ class Ledger:
         return [f for f in source if account is None or f.account == account]
 
     def position_books(self, account: str | None = None) -> list[tuple[str, PositionBook]]:
-        return [(acc, book) for (acc, _), book in self._positions.items() if account is None or acc == account]
+        return [
+            (acc, book) for (acc, _), book in self._positions.items() if account is None or acc == account
+        ]
 
     def net_positions(self, account: str | None = None) -> dict[str, int]:
         """Net signed quantity per tradingsymbol (summed over accounts when none is given)."""

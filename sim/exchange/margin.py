@@ -2,9 +2,9 @@
 
 Per underlying, the portfolio is revalued at the underlying moved by 0, ±1/3, ±2/3 and ±1 of the
 price scan range, each with volatility up and down, plus two extreme moves of which only a share
-counts (CME SPAN's 16 scenarios). The span is the largest loss. Because the scan is over the whole
-portfolio, a long call above a short call caps the loss of the up-moves: hedge benefit is not a
-special rule, it falls out of the revaluation.
+counts (CME SPAN's 16 scenarios). The span is the largest loss beyond the value of the long options
+(paid for already). Because the scan is over the whole portfolio, a long call above a short call
+caps the loss of the up-moves: hedge benefit is not a special rule, it falls out of the revaluation.
 
 On top: exposure margin (a share of notional) on short options and on futures, and the premium
 of bought options. Short-option premium is not credited (conservative; Kite shows it as a
@@ -84,7 +84,12 @@ class MarginModel:
             for (inst, qty), t, value in zip(legs, years, base, strict=True):
                 pnl += qty * (market.model_value(inst, moved_spot, moved_smile, t) - value)
             worst = max(worst, -pnl * weight)
-        return worst
+        # Longs are paid for and not counted as collateral, so their whole value is already at risk
+        # in the account: only a loss beyond it needs margin (SPAN's net option value credit).
+        long_value = sum(
+            qty * value for (inst, qty), value in zip(legs, base, strict=True) if qty > 0 and inst.is_option
+        )
+        return max(0.0, worst - long_value)
 
     def exposure(self, holdings: Holdings) -> float:
         total = 0.0

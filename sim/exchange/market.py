@@ -47,8 +47,18 @@ class Script:
 class _Path:
     """Mutable state of one underlying's price process."""
 
-    __slots__ = ("circuits_hit", "epoch", "flex_spots", "halted_until", "model", "name", "rng", "smile",
-                 "spot", "start_spot")
+    __slots__ = (
+        "circuits_hit",
+        "epoch",
+        "flex_spots",
+        "halted_until",
+        "model",
+        "name",
+        "rng",
+        "smile",
+        "spot",
+        "start_spot",
+    )
 
     def __init__(self, name: str, model: UnderlyingModel, streams: RandomStreams) -> None:
         self.name = name
@@ -111,7 +121,10 @@ class Market:
         model = path.model
         sigma = model.vol * math.sqrt(self._config.step_s / self._config.trading_seconds_per_year)
         log_return = sigma * path.rng.gauss(0.0, 1.0) - 0.5 * sigma * sigma
-        if model.jumps_per_hour > 0.0 and path.rng.random() < model.jumps_per_hour * self._config.step_s / 3600:
+        if (
+            model.jumps_per_hour > 0.0
+            and path.rng.random() < model.jumps_per_hour * self._config.step_s / 3600
+        ):
             log_return += path.rng.gauss(0.0, model.jump_sigma)
         path.spot *= math.exp(log_return)
         path.epoch += 1
@@ -120,7 +133,10 @@ class Market:
 
     def _check_circuit(self, path: _Path, at: float) -> None:
         levels = self._config.circuit_pcts
-        if path.circuits_hit < len(levels) and abs(path.spot / path.start_spot - 1.0) >= levels[path.circuits_hit]:
+        if (
+            path.circuits_hit < len(levels)
+            and abs(path.spot / path.start_spot - 1.0) >= levels[path.circuits_hit] - 1e-9
+        ):
             path.circuits_hit += 1
             path.halted_until = max(path.halted_until, at + self._config.circuit_halt_s)
 
@@ -228,7 +244,10 @@ class Market:
         if override is not None:
             return override
         path = self._paths[inst.underlying]
-        reached, band = self._bands.get(inst.tradingsymbol) or (0, self._band_around(inst, self._start_fair(inst)))
+        reached, band = self._bands.get(inst.tradingsymbol) or (
+            0,
+            self._band_around(inst, self._start_fair(inst)),
+        )
         # Walk the flex boundaries passed since the last look: the band re-centres on the fair
         # price of a boundary that found it outside (NSE's dynamic bands flex after a band hit).
         for boundary in range(reached, len(path.flex_spots)):
@@ -251,7 +270,9 @@ class Market:
         if script is not None:
             return script.price
         path = self._paths[inst.underlying]
-        return self.model_value(inst, path.start_spot, path.model.smile, years_to_expiry(self._start_now, inst.expiry))
+        return self.model_value(
+            inst, path.start_spot, path.model.smile, years_to_expiry(self._start_now, inst.expiry)
+        )
 
     def _fair_at_boundary(self, inst: Instrument, path: _Path, boundary: int) -> float:
         script = self._scripts.get(inst.tradingsymbol)

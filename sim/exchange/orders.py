@@ -7,6 +7,7 @@ wrong side) and exchange refusals (SL-M on an option) arrive later as status REJ
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 
@@ -41,7 +42,9 @@ def check_quantity(quantity: int, inst: Instrument) -> None:
         raise InputRejected(f"Quantity should be a multiple of the lot size {inst.lot_size}, got {quantity}")
 
 
-def _check_prices(order_type: OrderType, price: float | None, trigger: float | None, inst: Instrument) -> None:
+def _check_prices(
+    order_type: OrderType, price: float | None, trigger: float | None, inst: Instrument
+) -> None:
     if order_type in (OrderType.LIMIT, OrderType.SL):
         check_price("price", price, inst)
     if order_type in (OrderType.SL, OrderType.SL_M):
@@ -66,18 +69,30 @@ def _check_protection(order_type: OrderType, protection: int | None) -> None:
 
 
 def rms_rejection(
-    inst: Instrument, *, order_type: OrderType, side: Side, quantity: int, price: float, trigger: float,
-    band: Band, ltp: float,
+    inst: Instrument,
+    *,
+    order_type: OrderType,
+    side: Side,
+    quantity: int,
+    price: float,
+    trigger: float,
+    band: Band,
+    ltp: float,
 ) -> str | None:
     """Why the broker's RMS refuses this order, or None. Margin is checked separately."""
     if quantity > inst.freeze_quantity:
-        return (f"RMS:Rule: Quantity {quantity} exceeds the exchange freeze quantity "
-                f"{inst.freeze_quantity} for {inst.tradingsymbol}")
+        return (
+            f"RMS:Rule: Quantity {quantity} exceeds the exchange freeze quantity "
+            f"{inst.freeze_quantity} for {inst.tradingsymbol}"
+        )
     if order_type in (OrderType.LIMIT, OrderType.SL) and not band.contains(price):
         return f"RMS:Rule: Order price {price:.2f} is outside the price band {band.low:.2f} - {band.high:.2f}"
     if order_type in (OrderType.SL, OrderType.SL_M):
         if not band.contains(trigger):
-            return f"RMS:Rule: Trigger price {trigger:.2f} is outside the price band {band.low:.2f} - {band.high:.2f}"
+            return (
+                f"RMS:Rule: Trigger price {trigger:.2f} is outside the price band "
+                f"{band.low:.2f} - {band.high:.2f}"
+            )
         if side is Side.SELL and trigger > ltp:
             return "Trigger price for stoploss sell orders should be lower than the last traded price"
         if side is Side.BUY and trigger < ltp:
@@ -119,4 +134,4 @@ def plan_fills(quantity: int, lot: int, pieces: tuple[int, int], rng: random.Ran
         return [quantity]
     cuts = sorted(rng.sample(range(1, lots), count - 1)) if rng is not None else []
     bounds = [0, *cuts, lots]
-    return [(b - a) * lot for a, b in zip(bounds, bounds[1:], strict=False)]
+    return [(b - a) * lot for a, b in itertools.pairwise(bounds)]

@@ -39,7 +39,10 @@ class OrderRateLimiter:
         """Count one order for `account` at monotonic time `now`, or raise RateLimited."""
         windows = self._windows.get(account)
         if windows is None:
-            windows = (_Window(self._rules.orders_per_second, 1.0), _Window(self._rules.orders_per_minute, 60.0))
+            windows = (
+                _Window(self._rules.orders_per_second, 1.0),
+                _Window(self._rules.orders_per_minute, 60.0),
+            )
             self._windows[account] = windows
         if self._daily.get(account, 0) >= self._rules.orders_per_day:
             raise RateLimited("Too many requests: the daily order limit is reached", retry_after_s=3600.0)

@@ -38,12 +38,19 @@ class Listing:
 
 
 def spec_of(config: UnderlyingConfig) -> UnderlyingSpec:
-    return UnderlyingSpec(config.name, config.lot_size, config.freeze_quantity, config.strike_step,
-                          config.tick_size, config.exchange)
+    return UnderlyingSpec(
+        config.name,
+        config.lot_size,
+        config.freeze_quantity,
+        config.strike_step,
+        config.tick_size,
+        config.exchange,
+    )
 
 
-def default_listings(underlyings: Iterable[UnderlyingConfig] = DEFAULT_UNDERLYINGS,
-                     spots: Mapping[str, float] | None = None) -> list[Listing]:
+def default_listings(
+    underlyings: Iterable[UnderlyingConfig] = DEFAULT_UNDERLYINGS, spots: Mapping[str, float] | None = None
+) -> list[Listing]:
     spots = {"NIFTY": 24_000.0, "BANKNIFTY": 52_000.0, "SCEN": 10_000.0, **(spots or {})}
     out = []
     for config in underlyings:
@@ -59,8 +66,13 @@ def build_universe(listings: Iterable[Listing], now_epoch: float) -> InstrumentU
     instruments: list[Instrument] = []
     for number, listing in enumerate(listings, start=1):
         expiries = listed_expiries(listing, today, now_epoch)
-        instruments += build_chain(listing.spec, spot=listing.spot, expiries=expiries,
-                                   strikes_each_side=listing.strikes_each_side, first_token=number * 10_000_000 + 1)
+        instruments += build_chain(
+            listing.spec,
+            spot=listing.spot,
+            expiries=expiries,
+            strikes_each_side=listing.strikes_each_side,
+            first_token=number * 10_000_000 + 1,
+        )
     return InstrumentUniverse(instruments)
 
 

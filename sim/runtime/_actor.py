@@ -22,16 +22,16 @@ if TYPE_CHECKING:
 class SimActorBase(pykka.Actor):
     _sim_runtime: ClassVar[SimRuntime]
     _sim_future: ClassVar[type[SimFuture[Any]]]
-    actor_inbox: SimInbox  # type: ignore[assignment]
+    actor_inbox: SimInbox
 
     # pykka declares the two factories static; a classmethod is called the same way and can
     # reach the runtime on the bound class.
     @classmethod
-    def _create_actor_inbox(cls) -> SimInbox:  # type: ignore[override]
+    def _create_actor_inbox(cls) -> SimInbox:
         return SimInbox(cls._sim_runtime)
 
     @classmethod
-    def _create_future(cls) -> SimFuture[Any]:  # type: ignore[override]
+    def _create_future(cls) -> SimFuture[Any]:
         return cls._sim_future()
 
     def _start_actor_loop(self) -> None:
@@ -49,11 +49,21 @@ class SimActorBase(pykka.Actor):
             inbox.runtime._raise_in_driver(sys.exc_info()[1])  # type: ignore[arg-type]
         super()._stop()
 
+    def _handle_failure(self, *exc_info: Any) -> None:
+        if self.actor_inbox.state == DISCARDED:
+            # A handler turned the unwinding into an ordinary exception: leave before pykka calls
+            # on_failure with it.
+            raise Discarded
+        super()._handle_failure(*exc_info)
+
 
 def run_actor_loop(actor: SimActorBase) -> None:
     """The body of an actor's greenlet."""
     inbox = actor.actor_inbox
     inbox.state = RUNNING
+    runtime = inbox.runtime
+    # When on_start runs is a scheduling choice with effects, as a delivery is.
+    runtime.trace.record("start", repr(runtime.clock.monotonic()), inbox.name)
     try:
         actor._actor_loop()
     except Discarded:

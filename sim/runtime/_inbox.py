@@ -38,6 +38,9 @@ class Discarded(BaseException):
     re-raises it so that pykka's stop-everything path for BaseExceptions does not run either.
     """
 
+    # SupervisedActor contains BaseExceptions as ordinary failures, except an unwinding runtime's.
+    legguard_unwind = True
+
 
 class ActorGreenlet(greenlet):  # type: ignore[misc]
     __slots__ = ("sim_inbox",)
@@ -103,8 +106,10 @@ class SimInbox:
 
     def park(self) -> None:
         """Hand control to the scheduler until it picks this actor again."""
+        loop = self.runtime._loop_greenlet
+        assert loop is not None, "an actor runs only while its runtime's scheduler does"
         try:
-            self.runtime._loop_greenlet.switch()
+            loop.switch()
         except GreenletExit:
             # The greenlet is being collected (its runtime was dropped without shutdown or
             # crash): unwind as a crash does, without running handlers.

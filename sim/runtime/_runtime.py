@@ -44,6 +44,10 @@ def _never() -> bool:
     return False
 
 
+def _has_ended(inbox: SimInbox) -> bool:
+    return inbox.state in (DEAD, DISCARDED)
+
+
 class SimRuntime:
     """Implements `runtime.actors.ActorRuntime` deterministically; see the module docstring."""
 
@@ -123,9 +127,7 @@ class SimRuntime:
         if self._drive(_never, deadline, max_steps) == _QUIESCENT:
             self._advance_to(deadline)
 
-    def run_until_idle(
-        self, *, max_virtual_s: float = 3600.0, max_steps: int = DEFAULT_MAX_STEPS
-    ) -> bool:
+    def run_until_idle(self, *, max_virtual_s: float = 3600.0, max_steps: int = DEFAULT_MAX_STEPS) -> bool:
         """Run until nothing is runnable and no timer is pending: True, or False after `max_virtual_s`."""
         return self._drive(_never, self.clock.monotonic() + max_virtual_s, max_steps) == _QUIESCENT
 
@@ -166,18 +168,18 @@ class SimRuntime:
             raise Discarded
 
     def shutdown(self, *, timeout: float = 60.0) -> list[str]:
-        """Stop every actor the pykka way, last spawned first.
+        """Stop every actor the pykka way, one at a time, last spawned first.
 
-        Returns the names of actors that did not stop within `timeout` virtual seconds (blocked,
-        deadlocked); those are discarded as by a crash, so the registry is clean either way.
+        Each actor gets `timeout` virtual seconds to stop. Returns the names of those that did
+        not (blocked, deadlocked); they are discarded as by a crash, so nothing stays registered.
         """
         for inbox in reversed(list(self._live.values())):
             if inbox.ref is not None and inbox.ref.is_alive():
                 inbox.ref.stop(block=False)
-        try:
-            self.run_until(lambda: not self._live, timeout=timeout)
-        except DeadlockError:
-            pass
+            try:
+                self.run_until(partial(_has_ended, inbox), timeout=timeout)
+            except DeadlockError:
+                break  # the stuck actors are discarded below
         stuck = list(self._live.values())
         for inbox in stuck:
             self._discard(inbox)
@@ -330,6 +332,7 @@ class SimRuntime:
         if future._sim_result is None:  # woken by the timer
             assert future._sim_waiters is not None
             future._sim_waiters.remove(inbox)
+            self.trace.record("timeout", self.clock.monotonic(), inbox.name)
             raise pykka.Timeout(f"{timeout} seconds")
         if inbox.wait_timer is not None:
             inbox.wait_timer.cancel()

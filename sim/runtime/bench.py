@@ -80,7 +80,7 @@ class AskPinger(pykka.Actor):
         self._ponger = ponger
 
     def play(self, rounds: int) -> int:
-        return sum(self._ponger.ask(Ping(n)).n for n in range(rounds))
+        return sum(self._ponger.ask(Ping(n), block=True).n for n in range(rounds))
 
 
 def tell_ping_pong(runtime: ActorRuntime, rounds: int, done: pykka.Future[int]) -> float:

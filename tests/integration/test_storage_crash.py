@@ -130,7 +130,7 @@ def verify(path: str, acks: Acks) -> None:
         assert recovered.corrupt == ()
         expected_open: set[str] = set()
         # Every boot the store counted, including ones killed before they said "ready".
-        for boot in range(1, store.meta("store/boot") + 1):
+        for boot in range(1, (store.meta("store/boot") or 0) + 1):
             for thread in range(THREADS):
                 last = verify_thread(store, boot, thread, acks.highest.get((boot, thread), 0))
                 if last and (last - 1) % recipe.GROUP_SPAN != recipe.GROUP_SPAN - 1:

@@ -7,6 +7,7 @@ tests/data/kite-mocks is preferred so a bare clone runs these; LEGGUARD_KITE_MOC
 from __future__ import annotations
 
 import base64
+import hashlib
 import datetime as dt
 import json
 import os
@@ -140,7 +141,7 @@ def test_postback_fields_and_checksum() -> None:
 
     secret = "postback-secret"
     good = postback_checksum("220303000308932", "2022-03-03 09:24:25", secret)
-    assert good == __import__("hashlib").sha256(b"2203030003089322022-03-03 09:24:25postback-secret").hexdigest()
+    assert good == hashlib.sha256(b"2203030003089322022-03-03 09:24:25postback-secret").hexdigest()
     assert parse_postback(dict(payload, checksum=good), api_secret=secret) == update
     with pytest.raises(PostbackChecksumError):
         parse_postback(payload, api_secret=secret)  # the mock's checksum was made with Zerodha's secret

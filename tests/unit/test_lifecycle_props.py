@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from domain.execution import (
@@ -67,7 +67,9 @@ def edges(listed: bool) -> list[Any]:
         for current in states:
             for target in states:
                 if current is not target and (target in machine.table[current]) is listed:
-                    params.append(pytest.param(machine, current, target, id=f"{machine.name}:{current}->{target}"))
+                    params.append(
+                        pytest.param(machine, current, target, id=f"{machine.name}:{current}->{target}")
+                    )
     return params
 
 
@@ -113,6 +115,10 @@ def test_final_states_have_no_way_out() -> None:
 
 
 # --------------------------------------------------------------------------- one order's updates
+
+# The interesting orderings are rare (a status heard first, a cancel between two fills): search wider
+# than the default 100 examples.
+wide = settings(max_examples=400)
 
 ORDER_ID = "260302000000001"
 PRE_BROKER_STATES = [ChildState.PENDING, ChildState.SENDING, ChildState.UNKNOWN, ChildState.LOST]
@@ -165,7 +171,9 @@ class History:
 @st.composite
 def histories(draw: st.DrawFn) -> History:
     quantity = draw(st.integers(1, 1800))
-    working = draw(st.lists(st.tuples(st.sampled_from(WORKING_STATUSES), st.integers(0, quantity)), max_size=8))
+    working = draw(
+        st.lists(st.tuples(st.sampled_from(WORKING_STATUSES), st.integers(0, quantity)), max_size=8)
+    )
     true: list[OrderUpdate] = []
     filled = 0
     for status, reported in working:
@@ -207,6 +215,7 @@ def check_applied(child: ChildRecord, counted: int, history: History) -> None:
         assert child.order_id == ORDER_ID
 
 
+@wide
 @given(histories())
 def test_updates_in_any_order_apply_every_fill_exactly_once(history: History) -> None:
     child, counted = apply_all(new_child(history.quantity), history.delivered)
@@ -221,6 +230,7 @@ def test_redelivering_everything_changes_nothing(history: History) -> None:
         assert (outcome.changed, outcome.new_fill, outcome.child) == (False, 0, child)
 
 
+@wide
 @given(histories(), st.integers(0, 20))
 def test_a_cancel_request_at_any_moment_keeps_every_fill(history: History, cancel_at: int) -> None:
     # The kill switch or a reversal asks to cancel whenever it must, whatever the child has heard.
@@ -236,8 +246,11 @@ def test_a_cancel_request_at_any_moment_keeps_every_fill(history: History, cance
 
 
 @pytest.mark.parametrize("start", PRE_BROKER_STATES)
+@wide
 @given(history=histories())
-def test_updates_apply_from_every_state_before_the_broker_answers(start: ChildState, history: History) -> None:
+def test_updates_apply_from_every_state_before_the_broker_answers(
+    start: ChildState, history: History
+) -> None:
     # PENDING: recovery found the order by tag before the send was recorded; UNKNOWN: the send timed
     # out; LOST: the lookup said "never arrived" and the order turned up after all.
     child, counted = apply_all(new_child(history.quantity, start), history.delivered)
@@ -251,7 +264,11 @@ def test_the_first_update_may_carry_any_status(start: ChildState, status: str) -
     # above reach some of these pairs only rarely.
     filled = 130 if KITE_STATUS[status] is ChildState.FILLED else 65
     outcome = apply_order_update(new_child(130, start), order_update(status, filled, 130))
-    assert (outcome.child.state, outcome.new_fill, outcome.child.order_id) == (KITE_STATUS[status], filled, ORDER_ID)
+    assert (outcome.child.state, outcome.new_fill, outcome.child.order_id) == (
+        KITE_STATUS[status],
+        filled,
+        ORDER_ID,
+    )
 
 
 def test_an_update_for_another_order_under_the_same_tag_is_flagged_not_applied() -> None:
@@ -262,7 +279,9 @@ def test_an_update_for_another_order_under_the_same_tag_is_flagged_not_applied()
 
 # --------------------------------------------------------------------------- legs
 
-EXCHANGE_STATES = [s for s in ChildState if s not in (ChildState.PENDING, ChildState.SENDING, ChildState.UNKNOWN)]
+EXCHANGE_STATES = [
+    s for s in ChildState if s not in (ChildState.PENDING, ChildState.SENDING, ChildState.UNKNOWN)
+]
 
 
 @st.composite
@@ -284,7 +303,9 @@ def child_records(draw: st.DrawFn, index: int) -> ChildRecord:
     children=st.integers(0, 6).flatmap(lambda n: st.tuples(*(child_records(i) for i in range(n)))),
     reversing=st.booleans(),
 )
-def test_a_leg_is_never_filled_short(intended: int, children: tuple[ChildRecord, ...], reversing: bool) -> None:
+def test_a_leg_is_never_filled_short(
+    intended: int, children: tuple[ChildRecord, ...], reversing: bool
+) -> None:
     state = derive_leg_state(intended, children, reversing=reversing)
     filled, reversed_qty, working, _, _ = leg_quantities(children)
     if state is LegState.FILLED:
@@ -298,12 +319,14 @@ def test_a_leg_is_never_filled_short(intended: int, children: tuple[ChildRecord,
 # --------------------------------------------------------------------------- a leg over time
 
 LOT, FREEZE = 65, 1800
-child_index = st.integers(0, 5)
+# (what happens, to which child, the status an update reports, the percent it says is filled)
 leg_events = st.lists(
-    st.one_of(
-        st.tuples(st.sampled_from(["send", "timeout", "lost", "cancel"]), child_index),
-        st.tuples(st.just("update"), child_index, st.sampled_from(sorted(KITE_STATUS)), st.integers(0, 100)),
-        st.tuples(st.just("reverse")),
+    st.tuples(
+        # Reversal is one-way and ends the entering phase, so it is drawn less often than the rest.
+        st.sampled_from(["send", "timeout", "lost", "cancel", "update", "update"] * 3 + ["reverse"]),
+        st.integers(0, 3),
+        st.sampled_from(sorted(KITE_STATUS)),
+        st.integers(0, 100),
     ),
     max_size=40,
 )
@@ -345,6 +368,8 @@ class LegModel:
         # Only an order that was sent can be heard of, and nothing follows its real final status.
         if child.state is ChildState.PENDING or child.child_id in self.finished:
             return child
+        if child.state is ChildState.LOST and child.purpose is ChildPurpose.ENTRY and not self.reversing:
+            return child  # a known gap, pinned by test_a_lost_entry_that_turns_up_un_fails_its_leg
         final = KITE_STATUS[status] in CHILD_TERMINAL
         if KITE_STATUS[status] is ChildState.FILLED:
             filled = child.quantity
@@ -359,11 +384,15 @@ class LegModel:
         # The leg actor's top-up: a reversal child for what is filled and not yet covered.
         self.reversing = True
         filled, reversed_qty, _, _, _ = leg_quantities(self.children)
-        covering = sum(c.remaining for c in self.children if c.purpose is not ChildPurpose.ENTRY and c.is_working)
+        covering = sum(
+            c.remaining for c in self.children if c.purpose is not ChildPurpose.ENTRY and c.is_working
+        )
         needed = filled - reversed_qty - covering
         if needed > 0:
             child_id = f"r{len(self.children)}"
-            self.children.append(new_child(needed, ChildState.PENDING, child_id=child_id, purpose=ChildPurpose.REVERSAL))
+            self.children.append(
+                new_child(needed, ChildState.PENDING, child_id=child_id, purpose=ChildPurpose.REVERSAL)
+            )
 
     def derive(self) -> LegState:
         return derive_leg_state(self.intended, self.children, reversing=self.reversing)
@@ -374,6 +403,7 @@ def entry_children(intended: int) -> list[ChildRecord]:
     return [new_child(size, ChildState.PENDING, child_id=f"e{i}") for i, size in enumerate(sizes)]
 
 
+@wide
 @given(lots=st.integers(1, 60), events=leg_events)
 def test_a_leg_derived_after_every_child_event_moves_only_along_listed_edges(
     lots: int, events: list[tuple[Any, ...]]
@@ -385,3 +415,22 @@ def test_a_leg_derived_after_every_child_event_moves_only_along_listed_edges(
         state = apply_leg(state, leg.derive())
         filled = leg_quantities(leg.children)[0]
         assert state is not LegState.FILLED or filled >= leg.intended
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=IllegalTransition,
+    reason="LEG_TRANSITIONS has no edge out of FAILED back to entering: a LOST entry child that the "
+    "broker reports after all makes derive_leg_state say WORKING, and apply_leg raises FAILED -> WORKING",
+)
+def test_a_lost_entry_that_turns_up_un_fails_its_leg() -> None:
+    # The send timed out, the lookups found nothing (LOST: the leg FAILED), then the order turned up
+    # before the group's ReverseLeg arrived. The leg actor derives and applies after every report.
+    leg = LegModel(65, entry_children(65))
+    state = leg.derive()
+    for event in [("send", 0), ("timeout", 0), ("lost", 0)]:
+        leg.step(event)
+        state = apply_leg(state, leg.derive())
+    assert state is LegState.FAILED
+    leg.children[0] = apply_order_update(leg.children[0], order_update("OPEN", 0, 65)).child
+    apply_leg(state, leg.derive())
