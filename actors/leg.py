@@ -289,7 +289,12 @@ class LegActor(SupervisedActor):
     def _progress(self) -> LegProgress:
         children = list(self.children.values())
         filled, reversed_qty, working, _, failed = leg_quantities(children)
-        state = derive_leg_state(self.spec.quantity, children, reversing=self.record.reversing)
+        state = derive_leg_state(
+            self.spec.quantity,
+            children,
+            reversing=self.record.reversing,
+            failed_before=self.record.state is LegState.FAILED,
+        )
         return LegProgress(
             leg_id=self.spec.leg_id,
             state=state,

@@ -130,13 +130,14 @@ class RiskActor(SupervisedActor):
     def _admit(self, message: SubmitGroup) -> None:
         group_id = self.ctx.ids.next("g")
         spec = validate_group_request(message.payload, self._validation_context(group_id))
-        check_trading_state(self.trading_state, spec, recovering=self.is_recovering, positions={})
         fingerprint = payload_fingerprint(message.payload)
         existing = self._idempotency(spec.idempotency_key)
         original = check_idempotency(existing, fingerprint)
         if original is not None:
+            # A retry of an accepted request gets its group back, whatever the gate says now.
             self._answer(message.future, GroupAccepted(original, duplicate=True))
             return
+        check_trading_state(self.trading_state, spec, recovering=self.is_recovering, positions=self._positions())
         pending = self.pending_keys.get(spec.idempotency_key)
         if pending is not None:
             if pending != fingerprint:
@@ -181,13 +182,19 @@ class RiskActor(SupervisedActor):
             if future is not None:
                 future.set_exception((RuntimeError, RuntimeError(f"not accepted: {message.reason}"), None))
 
+    def _positions(self) -> dict[str, int]:
+        """Net positions for reduce-only checks (filled in by the kill-switch / positions wiring)."""
+        return dict(self.ctx.extras.get("positions", {}))
+
     def _check_margin(self, spec: GroupSpec) -> None:
         """The worst-case margin check (the margin actor) plugs in here."""
 
     def _validation_context(self, group_id: str) -> ValidationContext:
         import datetime as dt
 
-        today = dt.datetime.fromtimestamp(self.ctx.clock.now(), tz=dt.UTC).date()
+        # Expiry dates are exchange (IST) dates, not UTC ones.
+        ist = dt.timezone(dt.timedelta(hours=5, minutes=30))
+        today = dt.datetime.fromtimestamp(self.ctx.clock.now(), tz=ist).date()
         return ValidationContext(
             group_id=group_id,
             today=today,

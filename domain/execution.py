@@ -204,8 +204,14 @@ def leg_quantities(children: Iterable[ChildRecord]) -> tuple[int, int, int, bool
     return filled, reversed_qty, working, sent, failed
 
 
-def derive_leg_state(intended: int, children: Iterable[ChildRecord], *, reversing: bool) -> LegState:
+def derive_leg_state(
+    intended: int, children: Iterable[ChildRecord], *, reversing: bool, failed_before: bool = False
+) -> LegState:
+    """The leg's state from its children. A leg that has FAILED stays FAILED until it is reversed:
+    a lost entry order that turns up late does not un-fail it (its group has already decided)."""
     filled, reversed_qty, working, sent, failed = leg_quantities(children)
+    if failed_before and not reversing:
+        return LegState.FAILED
     if reversing:
         if filled - reversed_qty == 0 and working == 0:
             return LegState.FLAT

@@ -1,8 +1,9 @@
 """The pre-trade gate: pure checks that a valid group may go ahead now, each raising `Denied`.
 
 `domain.validation` says whether a request is well formed; the gate says whether it may trade given
-the state of the service and the book. The API and the actors call these in this order, so that a
-resubmission is answered before anything about the present state can refuse it:
+the state of the service and the book. Call them in this order, so that an identical resubmission
+gets its original group back before anything about the present state (a kill switch, a full rate
+window) can refuse it:
 
     check_credentials → (validate_group_request) → check_idempotency → check_trading_state
     → check_open_groups → check_order_rate → check_position_limit → check_exposure_limit → (margin)

@@ -123,6 +123,7 @@ def leg_to_record(leg: LegSpec) -> dict[str, object]:
         "market_protection": leg.market_protection,
         "stop": None if leg.stop is None else [leg.stop.trigger_price, leg.stop.limit_price],
         "exchange": leg.exchange,
+        "trigger_price": leg.trigger_price,
     }
 
 
@@ -131,14 +132,16 @@ def leg_from_record(rec: dict[str, object]) -> LegSpec:
     return LegSpec(
         leg_id=str(rec["leg_id"]),
         tradingsymbol=str(rec["tradingsymbol"]),
-        side=Side(rec["side"]),
+        side=Side(str(rec["side"])),
         quantity=int(rec["quantity"]),  # type: ignore[call-overload]
-        role=LegRole(rec["role"]),
-        order_type=OrderType(rec["order_type"]),
+        role=LegRole(str(rec["role"])),
+        order_type=OrderType(str(rec["order_type"])),
         limit_price=rec["limit_price"],  # type: ignore[arg-type]
         market_protection=rec["market_protection"],  # type: ignore[arg-type]
         stop=None if stop is None else StopSpec(float(stop[0]), float(stop[1])),  # type: ignore[index]
         exchange=str(rec["exchange"]),
+        # Records written before SL entries kept their trigger have none.
+        trigger_price=rec.get("trigger_price"),  # type: ignore[arg-type]
     )
 
 
@@ -162,7 +165,7 @@ def group_from_record(rec: dict[str, object]) -> GroupSpec:
         idempotency_key=str(rec["idempotency_key"]),
         underlying=str(rec["underlying"]),
         legs=tuple(leg_from_record(leg) for leg in rec["legs"]),  # type: ignore[attr-defined]
-        product=Product(rec["product"]),
+        product=Product(str(rec["product"])),
         account=str(rec["account"]),
         tags=tuple(rec["tags"]),  # type: ignore[arg-type]
     )

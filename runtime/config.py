@@ -84,6 +84,8 @@ class RiskConfig:
     stop_fill_timeout_s: float = 2.0
     stale_tick_s: float = 5.0
     price_band_pct: float = 0.4
+    max_lots_per_instrument: int = 2000
+    max_gross_notional: float = 5e9
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,14 @@ _EXPORTS = {
     "ensure_reactor_running": "brokers.kite.reactor",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "LOCAL_REJECT",
+    "KiteBroker",
+    "KitePushChannel",
+    "ReactorUnavailable",
+    "classify_error",
+    "ensure_reactor_running",
+]
 
 
 def __getattr__(name: str) -> Any:

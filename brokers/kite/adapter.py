@@ -20,7 +20,6 @@ from brokers.kite.parse import (
     parse_instrument_rows,
     parse_ltp,
     parse_margins,
-    parse_order_response,
     parse_orders,
     parse_positions,
     parse_trades,
@@ -41,7 +40,9 @@ MARGIN_SEGMENT = "equity"  # F&O margins live in Kite's equity segment
 def _default_client(config: KiteConfig) -> Any:
     from kiteconnect import KiteConnect
 
-    return KiteConnect(config.api_key, access_token=config.access_token, root=config.api_root, timeout=config.timeout_s)
+    return KiteConnect(
+        config.api_key, access_token=config.access_token, root=config.api_root, timeout=config.timeout_s
+    )
 
 
 class KiteBroker:
@@ -132,7 +133,9 @@ class KiteBroker:
     def margins(self) -> Margins:
         return parse_margins(self._read(self._client.margins, MARGIN_SEGMENT))
 
-    def basket_margins(self, orders: Sequence[OrderRequest], *, consider_positions: bool = True) -> BasketMargins:
+    def basket_margins(
+        self, orders: Sequence[OrderRequest], *, consider_positions: bool = True
+    ) -> BasketMargins:
         body = [margin_params(order) for order in orders]
         data = self._read(self._client.basket_order_margins, body, consider_positions=consider_positions)
         return parse_basket_margins(data)

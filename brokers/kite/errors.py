@@ -40,7 +40,9 @@ def _classify_kite(exc: kite.KiteException, *, write: bool) -> BrokerError:
         return BrokerRejected(message, code=code, kind=kind)
     if isinstance(exc, kite.NetworkException) and code == RATE_LIMITED:
         return BrokerRetryable(message, code=code, kind=kind, retry_after_s=RATE_LIMIT_BACKOFF_S)
-    if type(exc) is kite.GeneralException and (is_margin_message(message) or (code is not None and code < 500)):
+    if type(exc) is kite.GeneralException and (
+        is_margin_message(message) or (code is not None and code < 500)
+    ):
         # MarginException / UserException / HoldingException: Kite answered, and the answer was no.
         return BrokerRejected(message, code=code, kind=kind)
     return _unsure(message, code=code, kind=kind, write=write)

@@ -108,7 +108,9 @@ def instrument_row(inst: Instrument, *, last_price: float = 0.0) -> tuple[object
     )
 
 
-def instruments_csv(instruments: Iterable[Instrument], *, last_prices: Mapping[int, float] | None = None) -> str:
+def instruments_csv(
+    instruments: Iterable[Instrument], *, last_prices: Mapping[int, float] | None = None
+) -> str:
     """The dump as Kite serves it (`/instruments`, `/instruments/{exchange}`)."""
     prices = last_prices or {}
     out = io.StringIO()

@@ -42,7 +42,9 @@ def check_market_protection(value: int) -> None:
         raise _refuse(f"market_protection {value} must be -1 (automatic) or 1..100")
 
 
-def market_protection_for(order_type: OrderType | str, requested: int | None, rules: ExchangeRules) -> int | None:
+def market_protection_for(
+    order_type: OrderType | str, requested: int | None, rules: ExchangeRules
+) -> int | None:
     """MARKET and SL-M orders must carry market_protection (rejected without it from 1 Apr 2026)."""
     if OrderType(order_type) not in _NEEDS_PROTECTION:
         return None

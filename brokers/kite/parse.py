@@ -291,7 +291,11 @@ def parse_basket_margins(data: Payload) -> BasketMargins:
 def parse_ltp(data: Mapping[str, Payload]) -> dict[str, Quote]:
     """`ltp()` and `quote()` share the keys and the two fields legguard reads."""
     return {
-        key: Quote(key=key, instrument_token=_int(item.get("instrument_token")), last_price=_float(item["last_price"]))
+        key: Quote(
+            key=key,
+            instrument_token=_int(item.get("instrument_token")),
+            last_price=_float(item["last_price"]),
+        )
         for key, item in data.items()
     }
 

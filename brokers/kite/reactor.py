@@ -20,7 +20,7 @@ STARTUP_TIMEOUT_S = 10.0
 
 _lock = threading.Lock()
 _running = threading.Event()
-_thread: threading.Thread | None = None
+_threads: list[threading.Thread] = []  # at most one: the reactor thread this module started
 
 
 class ReactorUnavailable(RuntimeError):
@@ -40,15 +40,17 @@ def _run() -> None:
 
 def ensure_reactor_running(timeout: float = STARTUP_TIMEOUT_S) -> None:
     """Start the reactor thread if this process has none; return once the reactor runs."""
-    global _thread
     reactor = _reactor()
     with _lock:
-        if _thread is None and not reactor.running:
+        if not _threads and not reactor.running:
             if getattr(reactor, "_startedBefore", False):  # Twisted's own ReactorNotRestartable test
-                raise ReactorUnavailable("the Twisted reactor was stopped; it cannot run again in this process")
+                raise ReactorUnavailable(
+                    "the Twisted reactor was stopped; it cannot run again in this process"
+                )
             reactor.callWhenRunning(_running.set)
-            _thread = threading.Thread(target=_run, name="kite-reactor", daemon=True)
-            _thread.start()
+            thread = threading.Thread(target=_run, name="kite-reactor", daemon=True)
+            _threads.append(thread)
+            thread.start()
         elif reactor.running:
             _running.set()  # started by someone else (a bare KiteTicker.connect): use it
     if not _running.wait(timeout):
@@ -67,7 +69,7 @@ def call_in_reactor_and_wait(fn: Callable[..., Any], *args: Any, timeout: float 
     """`call_in_reactor`, returning once `fn` has run there (or at once, when already on that thread)."""
     from twisted.python import threadable
 
-    if threadable.isInIOThread():
+    if threadable.isInIOThread():  # type: ignore[no-untyped-call]
         fn(*args)
         return
     done = threading.Event()
@@ -80,7 +82,9 @@ def call_in_reactor_and_wait(fn: Callable[..., Any], *args: Any, timeout: float 
 
     call_in_reactor(run)
     if not done.wait(timeout):
-        raise ReactorUnavailable(f"the reactor did not run {getattr(fn, '__qualname__', fn)} within {timeout}s")
+        raise ReactorUnavailable(
+            f"the reactor did not run {getattr(fn, '__qualname__', fn)} within {timeout}s"
+        )
 
 
 def connect_ticker(ticker: Any) -> None:

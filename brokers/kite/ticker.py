@@ -73,6 +73,7 @@ class KitePushChannel:
         self._closed = False
         self._last_frame = clock.monotonic()
         self._watchdog: Timer | None = None
+        self._start_requested = False
         self.connects = 0  # successful (re)connects, for logs and tests
 
     @property
@@ -82,28 +83,35 @@ class KitePushChannel:
     # ------------------------------------------------------------------ owner's side (any thread)
 
     def start(self, listener: BrokerListener, tokens: Iterable[int] = ()) -> None:
-        if self._listener is not None:
-            raise RuntimeError("the push channel is already started")
-        self._listener = listener
-        self._tokens = set(tokens)
-        self._wire_callbacks()
-        call_in_reactor(self._dial)
-        self._arm_watchdog()
+        """Connect and push to `listener`. Called again (a restarted owner), it replaces the
+        listener, adds the tokens and, when connected, tells the new listener so at once."""
+        self._start_requested = True
+        call_in_reactor(self._attach, listener, frozenset(tokens))
 
     def subscribe_ticks(self, tokens: Iterable[int]) -> None:
         call_in_reactor(self._subscribe, frozenset(tokens))
 
     def close(self) -> None:
-        self._closed = True
+        self._closed = True  # read by the reactor thread: nothing is dialled or delivered after this
         if self._watchdog is not None:
             self._watchdog.cancel()
-        if self._listener is None:
+        if not self._start_requested:
             return  # never started: no socket, and no reason to start a reactor
-        # close() = stop_retry + a close frame. Never stop(): that stops the process's only reactor.
         # Waited for, so that no reconnect is attempted once the owner believes the channel closed.
-        call_in_reactor_and_wait(self._ticker.close)
+        call_in_reactor_and_wait(self._shutdown)
 
     # ------------------------------------------------------------------ reactor thread
+
+    def _attach(self, listener: BrokerListener, tokens: frozenset[int]) -> None:
+        first = self._listener is None
+        self._listener = listener
+        self._subscribe(tokens)
+        if first:
+            self._wire_callbacks()
+            self._dial()
+            self._arm_watchdog()
+        elif self._connected:
+            self._deliver("on_connection", True)
 
     def _wire_callbacks(self) -> None:
         ticker = self._ticker
@@ -114,6 +122,11 @@ class KitePushChannel:
         ticker.on_order_update = self._on_order_update
         ticker.on_reconnect = self._on_reconnect
         ticker.on_noreconnect = self._on_noreconnect
+
+    def _shutdown(self) -> None:
+        # close() = stop_retry + a close frame. Never stop(): that stops the process's only reactor.
+        if getattr(self._ticker, "factory", None) is not None:  # only set once connect() has run
+            self._ticker.close()
 
     def _dial(self) -> None:
         if self._closed:
@@ -208,4 +221,3 @@ class KitePushChannel:
         elif self._gave_up:
             call_in_reactor(self._dial)
         self._arm_watchdog()
-

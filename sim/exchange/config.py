@@ -102,7 +102,7 @@ class MarketConfig:
     # Synthetic depth: best bid/ask around fair, `levels` each side `level_step_ticks` apart.
     half_spread_pct: float = 0.0025
     min_half_spread_ticks: int = 1
-    levels: int = 5
+    levels: int = 5  # at most 8 (each level's size comes from one byte of a hash)
     level_step_ticks: int = 1
     level_lots: tuple[int, int] = (1, 20)  # lots per level, drawn per level per price step
     auto_protection_pct: float = 3.0  # what market_protection = -1 means

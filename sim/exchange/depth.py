@@ -59,6 +59,8 @@ class DepthBook:
         self._seed = seed
         # symbol → (epoch, {(side sign, price in ticks): quantity taken})
         self._taken: dict[str, tuple[tuple[int, int], dict[tuple[int, int], int]]] = {}
+        # symbol → ((epoch, band, script), quote): every resting order looks at the book each step
+        self._quotes: dict[str, tuple[tuple[tuple[int, int], Band, Script | None], Quote]] = {}
 
     def quote(
         self,
@@ -70,47 +72,58 @@ class DepthBook:
         epoch: tuple[int, int],
         script: Script | None,
     ) -> Quote:
+        key = (epoch, band, script)
+        cached = self._quotes.get(inst.tradingsymbol)
+        if cached is not None and cached[0] == key:
+            return cached[1]
         tick = inst.tick_size
-        low, high = _ticks(band.low, tick), _ticks(band.high, tick)
+        low, high = max(1, _ticks(band.low, tick)), _ticks(band.high, tick)
         mid = min(high, max(low, _ticks(fair, tick)))
         if script is not None:
             half = script.spread_ticks
         else:
             half = max(self._config.min_half_spread_ticks, _ticks(fair * self._config.half_spread_pct, tick))
-        step = self._config.level_step_ticks
         # At a band edge one side of the book is gone: at the upper circuit nobody sells.
-        bids: tuple[Level, ...] = ()
-        asks: tuple[Level, ...] = ()
-        if fair > band.low:
-            bids = self._side(
-                inst, epoch, script, -1, [mid - half - k * step for k in range(self._levels(script))]
-            )
-        if fair < band.high:
-            asks = self._side(
-                inst, epoch, script, 1, [mid + half + k * step for k in range(self._levels(script))]
-            )
-        bids = tuple(level for level in bids if _ticks(level.price, tick) >= max(low, 1))
-        asks = tuple(level for level in asks if _ticks(level.price, tick) <= high)
-        return Quote(inst.tradingsymbol, ltp, bids, asks, band)
-
-    def _levels(self, script: Script | None) -> int:
-        if script is not None and script.level_lots is not None:
-            return len(script.level_lots)
-        return self._config.levels
+        bids = (
+            self._side(inst, epoch, script, -1, best=mid - half, low=low, high=high)
+            if fair > band.low
+            else ()
+        )
+        asks = (
+            self._side(inst, epoch, script, 1, best=mid + half, low=low, high=high)
+            if fair < band.high
+            else ()
+        )
+        quote = Quote(inst.tradingsymbol, ltp, bids, asks, band)
+        self._quotes[inst.tradingsymbol] = (key, quote)
+        return quote
 
     def _side(
-        self, inst: Instrument, epoch: tuple[int, int], script: Script | None, sign: int, prices: list[int]
+        self,
+        inst: Instrument,
+        epoch: tuple[int, int],
+        script: Script | None,
+        sign: int,
+        *,
+        best: int,
+        low: int,
+        high: int,
     ) -> tuple[Level, ...]:
-        lo, hi = self._config.level_lots
+        """Levels from `best` away from the market (sign -1: bids going down, +1: asks going up)."""
+        if script is not None and script.level_lots is not None:
+            lots_per_level: tuple[int, ...] = script.level_lots
+        else:
+            lo, hi = self._config.level_lots
+            bits = _mix(self._seed, inst.instrument_token, epoch[0], epoch[1], sign)
+            # One hash per side: each level's size from its own byte (enough for up to 8 levels).
+            lots_per_level = tuple(
+                lo + ((bits >> (8 * k)) & 0xFF) % (hi - lo + 1) for k in range(self._config.levels)
+            )
+        step = sign * self._config.level_step_ticks
         levels = []
-        for k, price_ticks in enumerate(prices):
-            if script is not None and script.level_lots is not None:
-                lots = script.level_lots[k]
-            else:
-                lots = lo + _mix(self._seed, inst.instrument_token, epoch[0], epoch[1], sign, k) % (
-                    hi - lo + 1
-                )
-            if lots > 0:
+        for k, lots in enumerate(lots_per_level):
+            price_ticks = best + k * step
+            if lots > 0 and low <= price_ticks <= high:
                 levels.append(Level(round(price_ticks * inst.tick_size, 2), lots * inst.lot_size))
         return tuple(levels)
 

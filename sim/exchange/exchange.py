@@ -11,32 +11,33 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable
 
-from brokers.port import BasketMargins, BrokerListener, Margins, OrderMargin, OrderRequest, Position
+from brokers.port import BrokerListener, OrderRequest
 from domain.instruments import InstrumentUniverse, round_to_tick
-from domain.messages import OrderUpdate
 from domain.model import OrderType
 from runtime.actors import Trace
 from runtime.clock import Clock, Timer
 from runtime.rng import RandomStreams
-from sim.exchange.accounts import Accounts, AccountSummary
+from sim.exchange.accounts import Accounts
+from sim.exchange.books import Books
 from sim.exchange.config import ExchangeConfig
 from sim.exchange.delivery import Delivery
-from sim.exchange.depth import DepthBook, Quote
+from sim.exchange.depth import DepthBook
 from sim.exchange.errors import InputRejected, OrderRefused, OutcomeUnknown
 from sim.exchange.events import EventLog
 from sim.exchange.flow import Modification, OrderFlow
-from sim.exchange.ledger import BookOrder, Fill, Ledger
-from sim.exchange.margin import MarginBreakdown, MarginModel, MarginOrder
-from sim.exchange.market import Market, Script
+from sim.exchange.ledger import BookOrder, Ledger
+from sim.exchange.margin import MarginModel
+from sim.exchange.market import Market
 from sim.exchange.orders import check_price, check_quantity, validate_request
-from sim.exchange.rules import OrderRule, RuleAction, RuleBook, UnknownOutcomeAction
+from sim.exchange.rules import RuleAction, RuleBook, UnknownOutcomeAction
+from sim.exchange.scenario import ScenarioControl
 from sim.exchange.throttle import OrderRateLimiter
 from sim.exchange.universe import default_universe
 
 
-class Exchange:
+class Exchange(Books, ScenarioControl):
     def __init__(
         self,
         clock: Clock,
@@ -48,6 +49,7 @@ class Exchange:
     ) -> None:
         self.clock = clock
         self.config = config or ExchangeConfig()
+        self.rules = self.config.rules
         spots = {name: model.spot for name, model in self.config.market.underlyings.items()}
         self.universe = universe or default_universe(clock.now(), spots)
         self._lock = threading.RLock()
@@ -189,96 +191,6 @@ class Exchange:
             self._flow.request_cancel(order)
             return order_id
 
-    def _own(self, account: str, order_id: str) -> BookOrder:
-        order = self.ledger.get(order_id)
-        if order is None or order.account != account:
-            raise InputRejected(f"Invalid `order_id`: {order_id}")
-        return order
-
-    # ------------------------------------------------------------------ the account's books (Kite's shapes)
-
-    def orders(self, account: str) -> list[OrderUpdate]:
-        with self._lock:
-            return [o.history[-1] for o in self.ledger.iter_orders(account)]
-
-    def order_history(self, account: str, order_id: str) -> list[OrderUpdate]:
-        with self._lock:
-            return list(self._own(account, order_id).history)
-
-    def account_fills(self, account: str, order_id: str | None = None) -> list[Fill]:
-        with self._lock:
-            if order_id is not None:
-                self._own(account, order_id)
-            return self.ledger.fills(order_id, account)
-
-    def positions(self, account: str) -> list[Position]:
-        with self._lock:
-            self._sync()
-            return self.accounts.positions(account)
-
-    def margins(self, account: str) -> Margins:
-        with self._lock:
-            self._sync()
-            return self.accounts.margins(account, self._flow.blocking.values())
-
-    def account_summary(self, account: str) -> AccountSummary:
-        with self._lock:
-            self._sync()
-            return self.accounts.summary(account, self._flow.blocking.values())
-
-    def order_margins(self, requests: Sequence[OrderRequest]) -> list[OrderMargin]:
-        """Each order alone, with no hedge benefit from positions or from each other."""
-        with self._lock:
-            self._sync()
-            return [
-                self._order_margin(r.tradingsymbol, self.margin.alone(self._margin_order(r)))
-                for r in requests
-            ]
-
-    def basket_margins(
-        self, account: str, requests: Sequence[OrderRequest], *, consider_positions: bool = True
-    ) -> BasketMargins:
-        """`initial`: the orders' margins summed; `final`: the basket as one portfolio (on top of the
-        account's positions when asked), so hedges inside it count."""
-        with self._lock:
-            self._sync()
-            margin_orders = [self._margin_order(r) for r in requests]
-            alone = [self.margin.alone(mo) for mo in margin_orders]
-            holdings = self.accounts.holdings(account) if consider_positions else {}
-            final = self.margin.incremental(holdings, margin_orders)
-            return BasketMargins(
-                initial_total=sum(m.total for m in alone),
-                final_total=final.total,
-                orders=tuple(
-                    self._order_margin(r.tradingsymbol, m) for r, m in zip(requests, alone, strict=True)
-                ),
-            )
-
-    def _margin_order(self, request: OrderRequest) -> MarginOrder:
-        inst = validate_request(request, self.universe, self.config.rules)
-        return self.accounts.request_margin_order(inst, request)
-
-    @staticmethod
-    def _order_margin(symbol: str, m: MarginBreakdown) -> OrderMargin:
-        return OrderMargin(
-            symbol, span=m.span, exposure=m.exposure, option_premium=m.option_premium, total=m.total
-        )
-
-    def ltp(self, symbols: Iterable[str]) -> dict[str, float]:
-        with self._lock:
-            self._sync()
-            return self.market.ltps(symbols)
-
-    def quote(self, symbol: str) -> Quote:
-        with self._lock:
-            self._sync()
-            return self._flow.quote(self.universe[symbol])
-
-    def spot(self, underlying: str) -> float:
-        with self._lock:
-            self._sync()
-            return self.market.spot(underlying)
-
     # ------------------------------------------------------------------ subscriptions
 
     def subscribe(self, account: str, listener: BrokerListener, tokens: Iterable[int] = ()) -> None:
@@ -296,116 +208,6 @@ class Exchange:
     def unsubscribe(self, listener: BrokerListener) -> None:
         with self._lock:
             self._delivery.unsubscribe(listener)
-
-    # ------------------------------------------------------------------ scenario control
-
-    def add_rule(self, rule: OrderRule) -> int:
-        with self._lock:
-            return self._rules.add(rule)
-
-    def remove_rule(self, rule_id: int) -> None:
-        with self._lock:
-            self._rules.remove(rule_id)
-
-    def clear_rules(self) -> None:
-        with self._lock:
-            self._rules.clear()
-
-    def release(self, order_id: str) -> None:
-        """Let a held order match normally from now on."""
-        with self._lock:
-            self._sync()
-            order = self.ledger.get(order_id)
-            if order is None:
-                raise KeyError(order_id)
-            self._flow.release(order)
-            self._arm()
-
-    def set_spot(self, underlying: str, price: float) -> None:
-        self._move(underlying, lambda: self.market.set_spot(underlying, price))
-
-    def gap(self, underlying: str, *, pct: float | None = None, to_price: float | None = None) -> None:
-        self._move(underlying, lambda: self.market.gap(underlying, pct=pct, to_price=to_price))
-
-    def set_vol(self, underlying: str, atm_vol: float) -> None:
-        self._move(underlying, lambda: self.market.set_vol(underlying, atm_vol))
-
-    def halt(self, underlying: str, seconds: float) -> None:
-        """No trading (no fills, no triggers, no ticks, a frozen price) for `seconds`."""
-        with self._lock:
-            self._sync()
-            self.market.halt(underlying, seconds)
-            self.log.record("halt", underlying, seconds)
-            self._arm()
-
-    def set_ltp(
-        self, symbol: str, price: float, *, spread_ticks: int = 0, level_lots: Sequence[int] | None = None
-    ) -> None:
-        """Script one instrument's price (the model no longer moves it) and, optionally, its book."""
-        script = Script(price, spread_ticks, tuple(level_lots) if level_lots is not None else None)
-        underlying = self.universe[symbol].underlying
-        self._move(underlying, lambda: self.market.set_ltp(symbol, script))
-
-    def clear_ltp(self, symbol: str) -> None:
-        self._move(self.universe[symbol].underlying, lambda: self.market.clear_ltp(symbol))
-
-    def set_band(self, symbol: str, low: float, high: float) -> None:
-        self._move(self.universe[symbol].underlying, lambda: self.market.set_band(symbol, low, high))
-
-    def set_funds(self, account: str, amount: float) -> None:
-        with self._lock:
-            self.accounts.set_funds(account, amount)
-
-    def disconnect(self, account: str, seconds: float) -> None:
-        """Drop the account's push channel: updates sent meanwhile are lost (the book keeps them)."""
-        with self._lock:
-            self._delivery.disconnect(account, seconds)
-
-    def _move(self, underlying: str, change: Callable[[], object]) -> None:
-        with self._lock:
-            self._sync()
-            change()
-            self.log.record("scripted", underlying, round(self.market.spot(underlying), 4))
-            self._after_move([underlying])
-            self._arm()
-
-    # ------------------------------------------------------------------ the ledger (for invariants)
-
-    def net_positions(self, account: str | None = None) -> dict[str, int]:
-        with self._lock:
-            return self.ledger.net_positions(account)
-
-    def orders_by_tag(self, tag: str) -> list[OrderUpdate]:
-        with self._lock:
-            return [o.history[-1] for o in self.ledger.tagged(tag)]
-
-    def order(self, order_id: str) -> OrderUpdate:
-        with self._lock:
-            order = self.ledger.get(order_id)
-            if order is None:
-                raise KeyError(order_id)
-            return order.history[-1]
-
-    def fills(self, order_id: str) -> list[Fill]:
-        with self._lock:
-            return self.ledger.fills(order_id)
-
-    def all_orders(self, account: str | None = None) -> list[OrderUpdate]:
-        with self._lock:
-            return [o.history[-1] for o in self.ledger.iter_orders(account)]
-
-    def trades(self, account: str | None = None) -> list[Fill]:
-        with self._lock:
-            return self.ledger.fills(None, account)
-
-    def working_orders(self) -> list[OrderUpdate]:
-        """Orders that could still fill (every non-terminal order)."""
-        with self._lock:
-            return [o.history[-1] for o in self.ledger.iter_orders() if not o.is_terminal]
-
-    def digest(self) -> str:
-        """A hash of every event so far: same seed and script, same digest."""
-        return self.log.digest()
 
     # ------------------------------------------------------------------ time
 

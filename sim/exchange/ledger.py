@@ -7,6 +7,7 @@ queries of both faces (SimBroker, the Kite-protocol server) are answered from it
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -20,8 +21,14 @@ TERMINAL = frozenset({"COMPLETE", "CANCELLED", "REJECTED"})
 
 
 def kite_time(epoch: float) -> str:
-    """Kite's timestamp format, in exchange (IST) time."""
-    return dt.datetime.fromtimestamp(epoch, _IST).strftime("%Y-%m-%d %H:%M:%S")
+    """Kite's timestamp format, in exchange (IST) time (whole seconds, as Kite sends them)."""
+    return _kite_second(int(epoch))
+
+
+@functools.lru_cache(maxsize=4096)
+def _kite_second(second: int) -> str:
+    # Every update carries two timestamps and most fall in the same few seconds: format each once.
+    return dt.datetime.fromtimestamp(second, _IST).strftime("%Y-%m-%d %H:%M:%S")
 
 
 @dataclass(frozen=True, slots=True)

@@ -82,7 +82,9 @@ class Market:
         self.universe = universe
         self._paths = {name: _Path(name, model, streams) for name, model in config.underlyings.items()}
         self._next_step = 1
-        self._start_now = clock.now() - clock.monotonic()
+        # Market time counts from the exchange's creation: a SystemClock's monotonic() counts from boot.
+        self._origin = clock.monotonic()
+        self._start_now = clock.now()
         self._scripts: dict[str, Script] = {}
         self._script_epochs: dict[str, int] = {}
         self._bands: dict[str, tuple[int, Band]] = {}  # symbol → (flex boundary reached, band)
@@ -98,12 +100,16 @@ class Market:
     def underlyings(self) -> list[str]:
         return list(self._paths)
 
+    def _elapsed(self) -> float:
+        return self._clock.monotonic() - self._origin
+
     def next_step_time(self) -> float:
-        return self._next_step * self._config.step_s
+        """When the next price step is due, on the clock's monotonic scale."""
+        return self._origin + self._next_step * self._config.step_s
 
     def catch_up(self) -> list[str]:
         """Take every step due by now; the underlyings whose price moved, in config order."""
-        now = self._clock.monotonic()
+        now = self._elapsed()
         moved: dict[str, None] = {}
         step_s = self._config.step_s
         while self._next_step * step_s <= now + 1e-9:
@@ -157,7 +163,7 @@ class Market:
         path = self._paths[underlying]
         path.spot = price
         path.epoch += 1
-        self._check_circuit(path, self._clock.monotonic())
+        self._check_circuit(path, self._elapsed())
 
     def gap(self, underlying: str, *, pct: float | None = None, to_price: float | None = None) -> float:
         """Jump the spot by `pct` (-0.05 = five per cent down) or to `to_price`; the new spot."""
@@ -171,7 +177,7 @@ class Market:
     def halt(self, underlying: str, seconds: float) -> None:
         self.catch_up()
         path = self._paths[underlying]
-        path.halted_until = max(path.halted_until, self._clock.monotonic() + seconds)
+        path.halted_until = max(path.halted_until, self._elapsed() + seconds)
 
     def set_vol(self, underlying: str, atm_vol: float) -> None:
         self.catch_up()
@@ -208,7 +214,7 @@ class Market:
         return self._paths[underlying].smile
 
     def is_halted(self, underlying: str) -> bool:
-        return self._clock.monotonic() < self._paths[underlying].halted_until
+        return self._elapsed() < self._paths[underlying].halted_until
 
     def script(self, symbol: str) -> Script | None:
         return self._scripts.get(symbol)

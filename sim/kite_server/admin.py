@@ -9,6 +9,15 @@ they model the network and the OMS misbehaving, which a test must be able to ask
 - `POST /_sim/faults`      → JSON `{"route": "place", "kind": "error_after", "times": 1, "status": 500,
                               "delay_s": 0}`; kinds: rate_limit, error_before, error_after, delay_after
 - `DELETE /_sim/faults`    → forget every armed fault
+
+When the served exchange has scenario controls (the simulated exchange does; a bare Broker does
+not, and these answer 404):
+
+- `POST /_sim/rules`       → JSON order rule, e.g. `{"tag_prefix": "g1", "action": "reject",
+                              "message": "RMS: margin"}` → `{"rule_id": n}` (see SimExchangeControl)
+- `DELETE /_sim/rules`     → remove every rule
+- `POST /_sim/funds`       → `{"amount": 1000000}` (the account's opening balance)
+- `GET  /_sim/ledger`      → the exchange's own books: `net_positions`, `working_orders`, `digest`
 """
 
 from __future__ import annotations
@@ -17,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from sim.kite_server.context import KiteContext
+from sim.kite_server.context import KiteContext, ScenarioControl
 from sim.kite_server.faults import Fault, FaultKind
 from sim.kite_server.stream import StreamHub
 
@@ -69,6 +78,48 @@ async def clear_faults(request: Request) -> JSONResponse:
     return JSONResponse({"cleared": True})
 
 
+def _control(request: Request) -> ScenarioControl | None:
+    return _ctx(request).control
+
+
+def _no_control() -> JSONResponse:
+    return JSONResponse({"error": "this exchange has no scenario controls"}, status_code=404)
+
+
+async def add_rule(request: Request) -> JSONResponse:
+    control = _control(request)
+    if control is None:
+        return _no_control()
+    try:
+        return JSONResponse({"rule_id": control.add_rule(await request.json())})
+    except (KeyError, TypeError, ValueError) as exc:
+        return JSONResponse({"error": str(exc)}, status_code=400)
+
+
+async def clear_rules(request: Request) -> JSONResponse:
+    control = _control(request)
+    if control is None:
+        return _no_control()
+    control.clear_rules()
+    return JSONResponse({"cleared": True})
+
+
+async def set_funds(request: Request) -> JSONResponse:
+    control = _control(request)
+    if control is None:
+        return _no_control()
+    body = await request.json()
+    control.set_funds(float(body["amount"]), str(body.get("account", "default")))
+    return JSONResponse({"funds": body["amount"]})
+
+
+async def ledger(request: Request) -> JSONResponse:
+    control = _control(request)
+    if control is None:
+        return _no_control()
+    return JSONResponse(control.ledger())
+
+
 def admin_routes() -> list[Route]:
     return [
         Route("/_sim/health", health, methods=["GET"]),
@@ -76,4 +127,8 @@ def admin_routes() -> list[Route]:
         Route("/_sim/ws/mute", mute_websockets, methods=["POST"]),
         Route("/_sim/faults", arm_fault, methods=["POST"]),
         Route("/_sim/faults", clear_faults, methods=["DELETE"]),
+        Route("/_sim/rules", add_rule, methods=["POST"]),
+        Route("/_sim/rules", clear_rules, methods=["DELETE"]),
+        Route("/_sim/funds", set_funds, methods=["POST"]),
+        Route("/_sim/ledger", ledger, methods=["GET"]),
     ]

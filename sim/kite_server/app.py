@@ -17,7 +17,7 @@ from brokers.port import Broker
 from domain.instruments import Instrument
 from runtime.config import ExchangeRules
 from sim.kite_server.admin import admin_routes
-from sim.kite_server.context import Credentials, KiteContext
+from sim.kite_server.context import Credentials, KiteContext, ScenarioControl
 from sim.kite_server.envelope import KiteApiError, failure
 from sim.kite_server.routes import rest_routes
 from sim.kite_server.stream import StreamHub
@@ -52,12 +52,18 @@ def build_app(
     api_key: str | None = None,
     access_token: str | None = None,
     heartbeat_s: float = HEARTBEAT_S,
+    control: ScenarioControl | None = None,
 ) -> Starlette:
     """The Kite-protocol face of `broker`. Credentials given → only they are accepted (else 403)."""
     credentials = Credentials(api_key or None, access_token or None)
-    ctx = KiteContext(broker, instruments, rules=rules or ExchangeRules(), credentials=credentials)
+    ctx = KiteContext(
+        broker, instruments, rules=rules or ExchangeRules(), credentials=credentials, control=control
+    )
     hub = StreamHub(
-        heartbeat_s=heartbeat_s, snapshot=ctx.last_prices, watch_tokens=ctx.watch_tokens, token_of=ctx.token_of
+        heartbeat_s=heartbeat_s,
+        snapshot=ctx.last_prices,
+        watch_tokens=ctx.watch_tokens,
+        token_of=ctx.token_of,
     )
 
     @contextlib.asynccontextmanager

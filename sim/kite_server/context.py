@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from starlette.concurrency import run_in_threadpool
 
@@ -21,6 +21,18 @@ from runtime.config import ExchangeRules
 from sim.kite_server.faults import FaultPlan
 
 T = TypeVar("T")
+
+
+class ScenarioControl(Protocol):
+    """Scenario controls a served exchange may offer (`/_sim/rules`, `/_sim/funds`, `/_sim/ledger`)."""
+
+    def add_rule(self, spec: Mapping[str, Any]) -> int: ...
+
+    def clear_rules(self) -> None: ...
+
+    def set_funds(self, amount: float, account: str = "default") -> None: ...
+
+    def ledger(self) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,8 +66,10 @@ class KiteContext:
         *,
         rules: ExchangeRules,
         credentials: Credentials,
+        control: ScenarioControl | None = None,
     ) -> None:
         self.broker = broker
+        self.control = control
         self.universe = InstrumentUniverse(instruments)
         self.rules = rules
         self.credentials = credentials
@@ -83,7 +97,13 @@ class KiteContext:
         prices: dict[int, float] = {}
         for exchange, instruments in by_exchange.items():
             quoted = self._locked(self.broker.ltp, [i.tradingsymbol for i in instruments], exchange=exchange)
-            prices.update({i.instrument_token: quoted[i.tradingsymbol] for i in instruments if i.tradingsymbol in quoted})
+            prices.update(
+                {
+                    i.instrument_token: quoted[i.tradingsymbol]
+                    for i in instruments
+                    if i.tradingsymbol in quoted
+                }
+            )
         return prices
 
     def watch_tokens(self, tokens: frozenset[int]) -> None:

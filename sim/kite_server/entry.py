@@ -15,6 +15,7 @@ from brokers.port import Broker
 from domain.instruments import Instrument
 from runtime.config import Settings
 from sim.kite_server.app import HEARTBEAT_S, build_app
+from sim.kite_server.context import ScenarioControl
 from sim.kite_server.runner import LOOPBACK, serve_forever
 
 # Printed on stdout (and flushed) once the port accepts connections: what a parent process waits for.
@@ -24,11 +25,13 @@ DEFAULT_FACTORY = "sim.kite_server.exchange:sim_exchange"
 
 @dataclass(frozen=True, slots=True)
 class ExchangeFace:
-    """What the server serves: a broker, the instruments it lists, and how to shut it down."""
+    """What the server serves: a broker, the instruments it lists, how to shut it down, and the
+    exchange's scenario controls when it has them."""
 
     broker: Broker
     instruments: tuple[Instrument, ...]
     close: Callable[[], None] = lambda: None
+    control: ScenarioControl | None = None
 
 
 BrokerFactory = Callable[[int, Settings], ExchangeFace]
@@ -61,7 +64,9 @@ def run_sim_exchange(
     `api_key` / `access_token` given → only they are accepted (403 TokenException otherwise).
     """
     settings = settings or Settings()
-    factory = load_factory(broker_factory or DEFAULT_FACTORY) if not callable(broker_factory) else broker_factory
+    factory = (
+        load_factory(broker_factory or DEFAULT_FACTORY) if not callable(broker_factory) else broker_factory
+    )
     face = factory(seed, settings)
     app = build_app(
         face.broker,
@@ -70,6 +75,7 @@ def run_sim_exchange(
         api_key=api_key,
         access_token=access_token,
         heartbeat_s=heartbeat_s,
+        control=face.control,
     )
     try:
         return serve_forever(app, host=host, port=port, ready=ready)

@@ -69,8 +69,7 @@ def from_broker_error(exc: BrokerError) -> KiteApiError:
     if isinstance(exc, BrokerRetryable):
         return KiteApiError(_kite_type(exc.kind, "NetworkException"), exc.message, exc.code or RATE_LIMITED)
     if isinstance(exc, BrokerUnknownOutcome):
-        status = exc.code if exc.code and exc.code >= 500 else GATEWAY_TIMEOUT
-        return KiteApiError(_kite_type(exc.kind, "NetworkException"), exc.message, status)
-    error_type = _kite_type(exc.kind, "OrderException")
-    status = exc.code if exc.code and 400 <= exc.code < 500 else None
-    return KiteApiError(error_type, exc.message, status)
+        server_status = exc.code if exc.code and exc.code >= 500 else GATEWAY_TIMEOUT
+        return KiteApiError(_kite_type(exc.kind, "NetworkException"), exc.message, server_status)
+    client_status = exc.code if exc.code and 400 <= exc.code < 500 else None
+    return KiteApiError(_kite_type(exc.kind, "OrderException"), exc.message, client_status)

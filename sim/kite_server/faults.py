@@ -22,8 +22,20 @@ class FaultKind(StrEnum):
 
 ROUTES = frozenset(
     {
-        "place", "modify", "cancel", "orders", "order_history", "order_trades", "trades", "positions",
-        "margins", "order_margins", "basket_margins", "ltp", "quote", "instruments",
+        "place",
+        "modify",
+        "cancel",
+        "orders",
+        "order_history",
+        "order_trades",
+        "trades",
+        "positions",
+        "margins",
+        "order_margins",
+        "basket_margins",
+        "ltp",
+        "quote",
+        "instruments",
     }
 )
 

@@ -52,7 +52,7 @@ def _number(fields: Mapping[str, Any], name: str, kind: type) -> Any:
 
 
 def _market_protection(fields: Mapping[str, Any], order_type: OrderType) -> int | None:
-    value = _number(fields, "market_protection", int)
+    value: int | None = _number(fields, "market_protection", int)
     if order_type in _NEEDS_PROTECTION and value is None:
         # From 1 Apr 2026 Kite rejects API market orders without it.
         raise input_error(f"`market_protection` is required for {order_type.value} orders.")

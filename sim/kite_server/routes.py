@@ -34,6 +34,13 @@ SEGMENTS = ("equity", "commodity")
 # --------------------------------------------------------------------------- orders
 
 
+async def _json_body(request: Request) -> Any:
+    try:
+        return await request.json()
+    except ValueError:
+        raise input_error("The body is not valid JSON.") from None
+
+
 async def place(request: Request, ctx: KiteContext) -> Any:
     fields = parse_form(await request.body())
     order = order_request(fields, variety=request.path_params["variety"], rules=ctx.rules)
@@ -54,7 +61,10 @@ async def cancel(request: Request, ctx: KiteContext) -> Any:
 
 
 async def orders(_request: Request, ctx: KiteContext) -> Any:
-    return [order_payload(o, instrument_token=ctx.token_of(o.tradingsymbol)) for o in await ctx.call(ctx.broker.orders)]
+    return [
+        order_payload(o, instrument_token=ctx.token_of(o.tradingsymbol))
+        for o in await ctx.call(ctx.broker.orders)
+    ]
 
 
 async def order_history(request: Request, ctx: KiteContext) -> Any:
@@ -109,15 +119,17 @@ def _flag(request: Request, name: str, default: bool) -> bool:
 
 
 async def basket_margins(request: Request, ctx: KiteContext) -> Any:
-    basket = margin_orders(await request.json(), rules=ctx.rules)
+    basket = margin_orders(await _json_body(request), rules=ctx.rules)
     consider = _flag(request, "consider_positions", True)
-    return basket_margins_payload(await ctx.call(ctx.broker.basket_margins, basket, consider_positions=consider))
+    return basket_margins_payload(
+        await ctx.call(ctx.broker.basket_margins, basket, consider_positions=consider)
+    )
 
 
 async def order_margins(request: Request, ctx: KiteContext) -> Any:
     """Each order on its own, against the current positions (what Kite's `order_margins` answers)."""
-    out = []
-    for order in margin_orders(await request.json(), rules=ctx.rules):
+    out: list[dict[str, Any]] = []
+    for order in margin_orders(await _json_body(request), rules=ctx.rules):
         basket = await ctx.call(ctx.broker.basket_margins, [order], consider_positions=True)
         out.extend(order_margin_payload(m, exchange=order.exchange) for m in basket.orders)
     return out
@@ -141,7 +153,9 @@ async def _last_prices(request: Request, ctx: KiteContext) -> dict[str, tuple[in
 
 
 async def ltp(request: Request, ctx: KiteContext) -> Any:
-    return {key: ltp_payload(token, price) for key, (token, price) in (await _last_prices(request, ctx)).items()}
+    return {
+        key: ltp_payload(token, price) for key, (token, price) in (await _last_prices(request, ctx)).items()
+    }
 
 
 async def quote(request: Request, ctx: KiteContext) -> Any:

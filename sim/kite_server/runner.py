@@ -18,7 +18,7 @@ from starlette.applications import Starlette
 STARTUP_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 10.0
 # Handlers still running at shutdown (a delayed answer, an open WebSocket) get this long.
-GRACEFUL_SHUTDOWN_S = 1.0
+GRACEFUL_SHUTDOWN_S = 1
 LOOPBACK = "127.0.0.1"
 
 
@@ -49,7 +49,7 @@ def uvicorn_server(app: Starlette, on_started: Callable[[], None]) -> uvicorn.Se
         log_config=None,  # leave the host process's logging alone
         log_level="warning",
         access_log=False,
-        # websockets' sans-I/O protocol: the legacy one is deprecated and warns (tests turn warnings into errors)
+        # websockets' sans-I/O protocol: the legacy one is deprecated and warns (tests make warnings errors)
         ws="websockets-sansio",
         lifespan="on",
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,

@@ -174,8 +174,16 @@ def _charges() -> dict[str, Any]:
     }
 
 
-def _margin_block(*, tradingsymbol: str, exchange: str, kind: str, span: float, exposure: float,
-                  option_premium: float, total: float) -> dict[str, Any]:
+def _margin_block(
+    *,
+    tradingsymbol: str,
+    exchange: str,
+    kind: str,
+    span: float,
+    exposure: float,
+    option_premium: float,
+    total: float,
+) -> dict[str, Any]:
     return {
         "type": kind,
         "tradingsymbol": tradingsymbol,
@@ -211,14 +219,22 @@ def basket_margins_payload(basket: BasketMargins, *, exchange: str = "NFO") -> d
     because the port reports the hedged figure as a total."""
     orders = basket.orders
     initial = _margin_block(
-        tradingsymbol="", exchange="", kind="",
+        tradingsymbol="",
+        exchange="",
+        kind="",
         span=sum(o.span for o in orders),
         exposure=sum(o.exposure for o in orders),
         option_premium=sum(o.option_premium for o in orders),
         total=basket.initial_total,
     )
     final = _margin_block(
-        tradingsymbol="", exchange="", kind="", span=0.0, exposure=0.0, option_premium=0.0, total=basket.final_total
+        tradingsymbol="",
+        exchange="",
+        kind="",
+        span=0.0,
+        exposure=0.0,
+        option_premium=0.0,
+        total=basket.final_total,
     )
     return {
         "initial": initial,

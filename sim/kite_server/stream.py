@@ -119,9 +119,15 @@ class StreamHub:
             client.queue.put_nowait(encode_frame(packets))
 
     async def serve(self, websocket: WebSocket) -> None:
-        await websocket.accept()
         client = _Client(websocket)
+        # Registered before the handshake completes: an update pushed the moment the client sees
+        # its socket open is queued for it, not lost in between.
         self._clients.add(client)
+        try:
+            await websocket.accept()
+        except Exception:
+            self._clients.discard(client)
+            raise
         reader = asyncio.ensure_future(self._read(client))
         writer = asyncio.ensure_future(self._write(client))
         try:

@@ -1,9 +1,10 @@
 """pykka's Future on the simulated runtime.
 
 `get()` never blocks a thread. Inside an actor it parks the actor's greenlet until the future is
-set or a virtual-time timer expires; from the driver it runs the scheduler until then. Each
-runtime has its own subclass carrying `_runtime`, because pykka builds derived futures (join,
-map, filter, reduce, the converter of `ActorRef.stop`) with `self.__class__()`.
+set or a virtual-time timer expires; from the driver it runs the scheduler until then (see
+`_parking`). Each runtime has its own subclass carrying `_scheduler`, because pykka builds
+derived futures (join, map, filter, reduce, the converter of `ActorRef.stop`) with
+`self.__class__()`.
 """
 
 from __future__ import annotations
@@ -14,18 +15,20 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import pykka
 
+from sim.runtime._parking import await_future, wake
+
 if TYPE_CHECKING:
     from pykka._future import GetHookFunc
     from pykka._types import OptExcInfo
 
     from sim.runtime._inbox import SimInbox
-    from sim.runtime._runtime import SimRuntime
+    from sim.runtime._scheduler import Scheduler
 
 T = TypeVar("T")
 
 
 class SimFuture(pykka.Future[T]):
-    _runtime: ClassVar[SimRuntime]
+    _scheduler: ClassVar[Scheduler]
 
     def __init__(self) -> None:
         super().__init__()
@@ -38,7 +41,7 @@ class SimFuture(pykka.Future[T]):
         if self._get_hook is not None:
             return super().get(timeout=timeout)
         if self._sim_result is None:
-            self._runtime._await(self, timeout)
+            await_future(self, timeout)
         value, exc_info = self._sim_result  # type: ignore[misc]
         if exc_info is None:
             return value
@@ -71,4 +74,4 @@ class SimFuture(pykka.Future[T]):
             raise queue.Full  # as ThreadingFuture: a future is settled once
         self._sim_result = result
         if self._sim_waiters:
-            self._runtime._wake(self)
+            wake(self)

@@ -10,40 +10,17 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from greenlet import GreenletExit, greenlet
+from greenlet import GreenletExit
 
 from sim.runtime._future import SimFuture
+from sim.runtime._states import DISCARDED, IDLE, NEW, RUNNING, ActorGreenlet, Discarded
 from sim.trace import render
 
 if TYPE_CHECKING:
     import pykka
     from pykka._envelope import Envelope
 
-    from sim.runtime._runtime import SimRuntime
-
-# Where an actor's greenlet stands. Only NEW, READY and a set future make it runnable.
-NEW = 0  # started, its greenlet has not run yet (runnable)
-READY = 1  # in the scheduler's runnable set
-RUNNING = 2
-IDLE = 3  # parked in get() on an empty inbox
-WAITING = 4  # parked in Future.get() inside a handler
-DEAD = 5  # its loop returned: stopped the pykka way
-DISCARDED = 6  # dropped by crash(): nothing of it may run again
-
-
-class Discarded(BaseException):
-    """Unwinds the greenlet of an actor dropped by a crash.
-
-    A BaseException so that handlers' `except Exception` do not catch it; the actor's `_stop`
-    re-raises it so that pykka's stop-everything path for BaseExceptions does not run either.
-    """
-
-    # SupervisedActor contains BaseExceptions as ordinary failures, except an unwinding runtime's.
-    legguard_unwind = True
-
-
-class ActorGreenlet(greenlet):  # type: ignore[misc]
-    __slots__ = ("sim_inbox",)
+    from sim.runtime._scheduler import Scheduler
 
 
 class SimInbox:
@@ -54,17 +31,17 @@ class SimInbox:
         "name",
         "queue",
         "ref",
-        "runtime",
+        "scheduler",
         "seq",
         "state",
         "wait_timer",
         "waiting_on",
     )
 
-    def __init__(self, runtime: SimRuntime) -> None:
-        self.runtime = runtime
-        self.seq = runtime._allocate_seq()  # the scheduler orders runnable actors by this, never by id()
-        self.name = f"actor#{self.seq}"
+    def __init__(self, scheduler: Scheduler) -> None:
+        self.scheduler = scheduler
+        self.seq = scheduler.allocate_seq()  # runnable actors are ordered by this, never by id()
+        self.name = f"actor#{self.seq}"  # set at start, from the actor's address or class
         self.queue: deque[Envelope[Any]] = deque()
         self.state = NEW
         self.greenlet: ActorGreenlet | None = None
@@ -84,12 +61,12 @@ class SimInbox:
             reply_to._sim_setter = self
             reply_to._sim_request = envelope.message
         if self.state == IDLE:
-            self.runtime._make_ready(self)
+            self.scheduler.make_ready(self)
 
     def get(self) -> Envelope[Any]:
-        runtime = self.runtime
+        scheduler = self.scheduler
         if self.queue:
-            runtime._make_ready(self)
+            scheduler.make_ready(self)
         else:
             self.state = IDLE
         self.park()
@@ -98,7 +75,8 @@ class SimInbox:
         self.handling = envelope.message
         self.delivered += 1
         # Rendered here, so the recorder's generic field rendering is skipped on the hot path.
-        runtime.trace.record("deliver", repr(runtime.clock.monotonic()), self.name, render(envelope.message))
+        now = repr(scheduler.clock.monotonic())
+        scheduler.trace.record("deliver", now, self.name, render(envelope.message))
         return envelope
 
     def empty(self) -> bool:
@@ -106,7 +84,7 @@ class SimInbox:
 
     def park(self) -> None:
         """Hand control to the scheduler until it picks this actor again."""
-        loop = self.runtime._loop_greenlet
+        loop = self.scheduler.loop_greenlet
         assert loop is not None, "an actor runs only while its runtime's scheduler does"
         try:
             loop.switch()

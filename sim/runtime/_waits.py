@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from sim.runtime._inbox import WAITING, SimInbox
+from sim.runtime._states import WAITING
 from sim.trace import render
 
 if TYPE_CHECKING:
     from sim.runtime._future import SimFuture
+    from sim.runtime._inbox import SimInbox
 
 
 def find_cycle(waiter: SimInbox, limit: int) -> list[SimInbox] | None:

@@ -81,29 +81,54 @@ class FakeBroker:
         with self._lock:
             inst = self.instruments.get(request.tradingsymbol)
             if inst is None:
-                raise BrokerRejected(f"Invalid tradingsymbol {request.tradingsymbol}", code=400, kind="InputException")
+                raise BrokerRejected(
+                    f"Invalid tradingsymbol {request.tradingsymbol}", code=400, kind="InputException"
+                )
             order_id = str(next(self._ids))
             order = OrderUpdate(
-                order_id=order_id, status="PUT ORDER REQ RECEIVED", tag=request.tag or None,
-                exchange=request.exchange, tradingsymbol=request.tradingsymbol,
-                transaction_type=request.side.value, order_type=request.order_type.value,
-                product=request.product.value, variety=request.variety, validity=request.validity.value,
-                quantity=request.quantity, pending_quantity=request.quantity, price=request.price or 0.0,
-                trigger_price=request.trigger_price or 0.0, market_protection=float(request.market_protection or 0),
-                order_timestamp="2026-01-20 10:00:00", instrument_token=inst.instrument_token,
+                order_id=order_id,
+                status="PUT ORDER REQ RECEIVED",
+                tag=request.tag or None,
+                exchange=request.exchange,
+                tradingsymbol=request.tradingsymbol,
+                transaction_type=request.side.value,
+                order_type=request.order_type.value,
+                product=request.product.value,
+                variety=request.variety,
+                validity=request.validity.value,
+                quantity=request.quantity,
+                pending_quantity=request.quantity,
+                price=request.price or 0.0,
+                trigger_price=request.trigger_price or 0.0,
+                market_protection=float(request.market_protection or 0),
+                order_timestamp="2026-01-20 10:00:00",
+                instrument_token=inst.instrument_token,
             )
             self._emit(order)
             if request.tradingsymbol in self.reject_symbols:
-                self._emit(dataclasses.replace(order, status="REJECTED", pending_quantity=0,
-                                               status_message="RMS: rejected by the fake exchange"))
+                self._emit(
+                    dataclasses.replace(
+                        order,
+                        status="REJECTED",
+                        pending_quantity=0,
+                        status_message="RMS: rejected by the fake exchange",
+                    )
+                )
                 return order_id
             self._emit(dataclasses.replace(order, status="OPEN", exchange_order_id=f"1{order_id}"))
             self._fill_if_marketable(order_id)
             return order_id
 
-    def modify_order(self, order_id: str, *, quantity: int | None = None, price: float | None = None,
-                     trigger_price: float | None = None, order_type: OrderType | None = None,
-                     variety: str = "regular") -> str:
+    def modify_order(
+        self,
+        order_id: str,
+        *,
+        quantity: int | None = None,
+        price: float | None = None,
+        trigger_price: float | None = None,
+        order_type: OrderType | None = None,
+        variety: str = "regular",
+    ) -> str:
         with self._lock:
             current = self._working(order_id)
             changed = dataclasses.replace(
@@ -123,8 +148,14 @@ class FakeBroker:
     def cancel_order(self, order_id: str, *, variety: str = "regular") -> str:
         with self._lock:
             current = self._working(order_id)
-            self._emit(dataclasses.replace(current, status="CANCELLED", pending_quantity=0,
-                                           cancelled_quantity=current.pending_quantity))
+            self._emit(
+                dataclasses.replace(
+                    current,
+                    status="CANCELLED",
+                    pending_quantity=0,
+                    cancelled_quantity=current.pending_quantity,
+                )
+            )
             return order_id
 
     def _working(self, order_id: str) -> OrderUpdate:
@@ -142,13 +173,28 @@ class FakeBroker:
         limit_crosses = last <= order.price if side is Side.BUY else last >= order.price
         if order.order_type != "MARKET" and not (order.order_type == "LIMIT" and limit_crosses):
             return
-        self._trades.append(Trade(
-            trade_id=str(next(self._trade_ids)), order_id=order_id, exchange=order.exchange,
-            tradingsymbol=order.tradingsymbol, side=side, quantity=order.pending_quantity, price=last,
-            fill_timestamp="2026-01-20 10:00:01", instrument_token=order.instrument_token,
-        ))
-        self._emit(dataclasses.replace(order, status="COMPLETE", filled_quantity=order.quantity,
-                                       pending_quantity=0, average_price=last))
+        self._trades.append(
+            Trade(
+                trade_id=str(next(self._trade_ids)),
+                order_id=order_id,
+                exchange=order.exchange,
+                tradingsymbol=order.tradingsymbol,
+                side=side,
+                quantity=order.pending_quantity,
+                price=last,
+                fill_timestamp="2026-01-20 10:00:01",
+                instrument_token=order.instrument_token,
+            )
+        )
+        self._emit(
+            dataclasses.replace(
+                order,
+                status="COMPLETE",
+                filled_quantity=order.quantity,
+                pending_quantity=0,
+                average_price=last,
+            )
+        )
 
     def _emit(self, update: OrderUpdate) -> None:
         self._history.setdefault(update.order_id, []).append(update)
@@ -177,8 +223,14 @@ class FakeBroker:
         for t in self.trades():
             net[t.tradingsymbol] = net.get(t.tradingsymbol, 0) + t.side.sign * t.quantity
         return [
-            Position(exchange="NFO", tradingsymbol=s, product="NRML", quantity=q, last_price=self.prices[s],
-                     instrument_token=self.instruments[s].instrument_token)
+            Position(
+                exchange="NFO",
+                tradingsymbol=s,
+                product="NRML",
+                quantity=q,
+                last_price=self.prices[s],
+                instrument_token=self.instruments[s].instrument_token,
+            )
             for s, q in net.items()
         ]
 
@@ -186,17 +238,25 @@ class FakeBroker:
         used = sum(abs(p.quantity) * 100.0 for p in self.positions())
         return Margins(available=FUNDS - used, utilised=used, cash=FUNDS, detail={"span": used})
 
-    def basket_margins(self, orders: Sequence[OrderRequest], *, consider_positions: bool = True) -> BasketMargins:
+    def basket_margins(
+        self, orders: Sequence[OrderRequest], *, consider_positions: bool = True
+    ) -> BasketMargins:
         legs = tuple(
-            OrderMargin(tradingsymbol=o.tradingsymbol, span=o.quantity * 100.0 if o.side is Side.SELL else 0.0,
-                        exposure=0.0, option_premium=o.quantity * self.prices[o.tradingsymbol] if o.side is Side.BUY
-                        else 0.0, total=0.0)
+            OrderMargin(
+                tradingsymbol=o.tradingsymbol,
+                span=o.quantity * 100.0 if o.side is Side.SELL else 0.0,
+                exposure=0.0,
+                option_premium=o.quantity * self.prices[o.tradingsymbol] if o.side is Side.BUY else 0.0,
+                total=0.0,
+            )
             for o in orders
         )
         legs = tuple(dataclasses.replace(m, total=m.span + m.option_premium) for m in legs)
         initial = sum(m.total for m in legs)
         hedged = any(o.side is Side.BUY for o in orders) and any(o.side is Side.SELL for o in orders)
-        return BasketMargins(initial_total=initial, final_total=initial / 3 if hedged else initial, orders=legs)
+        return BasketMargins(
+            initial_total=initial, final_total=initial / 3 if hedged else initial, orders=legs
+        )
 
     def ltp(self, tradingsymbols: Sequence[str], *, exchange: str = "NFO") -> dict[str, float]:
         return {s: self.prices[s] for s in tradingsymbols if s in self.prices}

@@ -1,8 +1,9 @@
 """Fixtures for the Kite tests: a Kite-protocol server on loopback over a broker, clients pointed at it.
 
-Test modules import what they use (`from kite_fixtures import ...`): pytest picks fixtures up from a
-module's namespace. The Twisted reactor can run once per process, so `kite_reactor` is session-wide
-and never stopped; tickers are closed, never `stop()`ped (that would stop the reactor for everyone).
+Test modules load this as a plugin (`pytest_plugins = ["kite_fixtures"]`) and import the helpers.
+Fixture names carry a `kite_` prefix: a plugin's fixtures are visible to the whole session.
+The Twisted reactor can run once per process, so `kite_reactor` is session-wide and never
+stopped; tickers are closed, never `stop()`ped (that would stop the reactor for everyone).
 """
 
 from __future__ import annotations
@@ -33,19 +34,21 @@ def kite_reactor() -> None:
 
 
 @pytest.fixture
-def instruments() -> list[Instrument]:
+def kite_instruments() -> list[Instrument]:
     return nifty_chain()
 
 
 @pytest.fixture
-def fake_broker(instruments: list[Instrument]) -> FakeBroker:
-    prices = {inst.tradingsymbol: 100.0 + inst.strike / 1000 for inst in instruments}
-    return FakeBroker(instruments, prices)
+def kite_fake_broker(kite_instruments: list[Instrument]) -> FakeBroker:
+    prices = {inst.tradingsymbol: 100.0 + inst.strike / 1000 for inst in kite_instruments}
+    return FakeBroker(kite_instruments, prices)
 
 
 @pytest.fixture
-def kite_server(fake_broker: FakeBroker, instruments: list[Instrument]) -> Iterator[KiteServerThread]:
-    app = build_app(fake_broker, instruments, heartbeat_s=HEARTBEAT_S)
+def kite_server(
+    kite_fake_broker: FakeBroker, kite_instruments: list[Instrument]
+) -> Iterator[KiteServerThread]:
+    app = build_app(kite_fake_broker, kite_instruments, heartbeat_s=HEARTBEAT_S)
     with KiteServerThread(app) as server:
         yield server
 
@@ -74,8 +77,9 @@ def kite_client(kite_server: KiteServerThread) -> Iterator[Any]:
 def admin(api_root: str, path: str, body: dict[str, Any] | None = None, method: str = "POST") -> Any:
     """Call a `/_sim/` control route (how a test outside the server's process steers it)."""
     data = json.dumps(body or {}).encode() if method != "GET" else None
-    request = urllib.request.Request(f"{api_root}{path}", data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        f"{api_root}{path}", data=data, method=method, headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(request, timeout=WAIT_S) as response:
         return json.loads(response.read())
 

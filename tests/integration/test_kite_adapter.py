@@ -8,13 +8,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 from kite_fakes import FakeBroker
-from kite_fixtures import (  # noqa: F401  (fixtures are found by name in this module)
-    admin,
-    fake_broker,
-    instruments,
-    kite_config,
-    kite_server,
-)
+from kite_fixtures import admin
 from kiteconnect import exceptions as kite
 
 from brokers.kite import LOCAL_REJECT, KiteBroker, classify_error
@@ -23,6 +17,8 @@ from domain.model import OrderType, Side
 from runtime.clock import SystemClock
 from runtime.config import ExchangeRules, KiteConfig
 from sim.kite_server import Fault, FaultKind, KiteServerThread
+
+pytest_plugins = ["kite_fixtures"]
 
 CE = "NIFTY26JAN24000CE"
 HEDGE = "NIFTY26JAN24100CE"
@@ -37,10 +33,26 @@ def broker(kite_config: KiteConfig) -> Iterator[KiteBroker]:
     clock.close()
 
 
-def order(tag: str, *, symbol: str = CE, side: Side = Side.BUY, order_type: OrderType = OrderType.LIMIT,
-          price: float | None = 50.0, trigger: float | None = None, protection: int | None = None) -> OrderRequest:
-    return OrderRequest(tag=tag, tradingsymbol=symbol, side=side, quantity=65, order_type=order_type,
-                        price=price, trigger_price=trigger, market_protection=protection)
+def order(
+    tag: str,
+    *,
+    symbol: str = CE,
+    side: Side = Side.BUY,
+    order_type: OrderType = OrderType.LIMIT,
+    price: float | None = 50.0,
+    trigger: float | None = None,
+    protection: int | None = None,
+) -> OrderRequest:
+    return OrderRequest(
+        tag=tag,
+        tradingsymbol=symbol,
+        side=side,
+        quantity=65,
+        order_type=order_type,
+        price=price,
+        trigger_price=trigger,
+        market_protection=protection,
+    )
 
 
 # --------------------------------------------------------------------------- classification (pure)
@@ -54,10 +66,18 @@ def order(tag: str, *, symbol: str = CE, side: Side = Side.BUY, order_type: Orde
         (kite.TokenException("expired", code=403), False, BrokerRejected, "TokenException"),
         (kite.PermissionException("no", code=403), True, BrokerRejected, "PermissionException"),
         # Kite's MarginException arrives as a GeneralException carrying the HTTP 400
-        (kite.GeneralException("Insufficient funds. Required margin is 1", code=400), True, BrokerRejected,
-         "GeneralException"),
-        (kite.GeneralException("Insufficient funds. Required margin is 1", code=500), True, BrokerRejected,
-         "GeneralException"),
+        (
+            kite.GeneralException("Insufficient funds. Required margin is 1", code=400),
+            True,
+            BrokerRejected,
+            "GeneralException",
+        ),
+        (
+            kite.GeneralException("Insufficient funds. Required margin is 1", code=500),
+            True,
+            BrokerRejected,
+            "GeneralException",
+        ),
         (kite.NetworkException("Too many requests", code=429), True, BrokerRetryable, "NetworkException"),
         (kite.NetworkException("upstream down", code=503), True, BrokerUnknownOutcome, "NetworkException"),
         (kite.NetworkException("upstream down", code=503), False, BrokerRetryable, "NetworkException"),
@@ -78,19 +98,25 @@ def test_classify_error(exc: Exception, write: bool, expected: type, kind: str) 
 # --------------------------------------------------------------------------- against the server
 
 
-def test_market_order_carries_default_protection_and_reads_back(broker: KiteBroker, fake_broker: FakeBroker) -> None:
+def test_market_order_carries_default_protection_and_reads_back(
+    broker: KiteBroker, kite_fake_broker: FakeBroker
+) -> None:
     order_id = broker.place_order(order("mkt-1", order_type=OrderType.MARKET, price=None))
     (placed,) = broker.order_by_tag("mkt-1")
     assert (placed.order_id, placed.status, placed.market_protection) == (order_id, "COMPLETE", -1.0)
-    assert [o.status for o in broker.order_history(order_id)] == ["PUT ORDER REQ RECEIVED", "OPEN", "COMPLETE"]
+    assert [o.status for o in broker.order_history(order_id)] == [
+        "PUT ORDER REQ RECEIVED",
+        "OPEN",
+        "COMPLETE",
+    ]
     (trade,) = broker.order_trades(order_id)
-    assert (trade.quantity, trade.price) == (65, fake_broker.prices[CE])
+    assert (trade.quantity, trade.price) == (65, kite_fake_broker.prices[CE])
     assert [t.trade_id for t in broker.trades()] == [trade.trade_id]
     (position,) = broker.positions()
     assert (position.tradingsymbol, position.quantity) == (CE, 65)
     assert broker.margins().utilised == 6500.0
-    assert broker.ltp([CE, HEDGE]) == {CE: fake_broker.prices[CE], HEDGE: fake_broker.prices[HEDGE]}
-    assert len(broker.instruments({"NIFTY": 1800})) == len(fake_broker.instruments)
+    assert broker.ltp([CE, HEDGE]) == {CE: kite_fake_broker.prices[CE], HEDGE: kite_fake_broker.prices[HEDGE]}
+    assert len(broker.instruments({"NIFTY": 1800})) == len(kite_fake_broker.instruments)
 
 
 def test_modify_and_cancel(broker: KiteBroker) -> None:
@@ -110,7 +136,7 @@ def test_basket_margins_with_hedge_benefit(broker: KiteBroker) -> None:
     assert [m.tradingsymbol for m in basket.orders] == [HEDGE, CE]
 
 
-def test_local_refusals_send_nothing(broker: KiteBroker, fake_broker: FakeBroker) -> None:
+def test_local_refusals_send_nothing(broker: KiteBroker, kite_fake_broker: FakeBroker) -> None:
     refusals = [
         order("stop-1", order_type=OrderType.SL_M, price=None, trigger=40.0),  # SL-M on an option
         order("x" * 21),  # tag over 20 characters
@@ -127,18 +153,20 @@ def test_local_refusals_send_nothing(broker: KiteBroker, fake_broker: FakeBroker
     assert broker.order_by_tag("stop-2")[0].status == "OPEN"
 
 
-def test_rejected_place_is_final(broker: KiteBroker, fake_broker: FakeBroker) -> None:
+def test_rejected_place_is_final(broker: KiteBroker, kite_fake_broker: FakeBroker) -> None:
     with pytest.raises(BrokerRejected) as info:
         broker.place_order(order("unknown-sym", symbol="NIFTY26JAN99999CE"))
     assert (info.value.kind, info.value.code) == ("InputException", 400)
     # An exchange rejection is not an exception: the order exists, REJECTED.
-    fake_broker.reject_symbols.add(CE)
+    kite_fake_broker.reject_symbols.add(CE)
     order_id = broker.place_order(order("rms-no"))
     assert broker.order_by_tag("rms-no")[0].status == "REJECTED"
     assert broker.order_history(order_id)[-1].status_message == "RMS: rejected by the fake exchange"
 
 
-def test_rate_limited_place_is_retryable_and_not_placed(broker: KiteBroker, kite_server: KiteServerThread) -> None:
+def test_rate_limited_place_is_retryable_and_not_placed(
+    broker: KiteBroker, kite_server: KiteServerThread
+) -> None:
     admin(kite_server.api_root, "/_sim/faults", {"route": "place", "kind": "rate_limit"})
     with pytest.raises(BrokerRetryable) as info:
         broker.place_order(order("rl-1"))
@@ -148,7 +176,9 @@ def test_rate_limited_place_is_retryable_and_not_placed(broker: KiteBroker, kite
     assert len(broker.order_by_tag("rl-1")) == 1
 
 
-def test_500_after_processing_is_unknown_then_found_by_tag(broker: KiteBroker, kite_server: KiteServerThread) -> None:
+def test_500_after_processing_is_unknown_then_found_by_tag(
+    broker: KiteBroker, kite_server: KiteServerThread
+) -> None:
     kite_server.app.state.kite.faults.arm("place", Fault(FaultKind.ERROR_AFTER))
     with pytest.raises(BrokerUnknownOutcome) as info:
         broker.place_order(order("u-500"))
@@ -157,10 +187,13 @@ def test_500_after_processing_is_unknown_then_found_by_tag(broker: KiteBroker, k
     assert found.status == "OPEN"
 
 
-def test_timeout_on_place_is_unknown_then_found_by_tag(fake_broker: FakeBroker, kite_server: KiteServerThread,
-                                                       kite_config: KiteConfig) -> None:
+def test_timeout_on_place_is_unknown_then_found_by_tag(
+    kite_fake_broker: FakeBroker, kite_server: KiteServerThread, kite_config: KiteConfig
+) -> None:
     clock = SystemClock()
-    impatient = KiteBroker(dataclasses.replace(kite_config, timeout_s=0.3), rules=ExchangeRules(), clock=clock)
+    impatient = KiteBroker(
+        dataclasses.replace(kite_config, timeout_s=0.3), rules=ExchangeRules(), clock=clock
+    )
     try:
         kite_server.app.state.kite.faults.arm("place", Fault(FaultKind.DELAY_AFTER, delay_s=1.0))
         with pytest.raises(BrokerUnknownOutcome) as info:
@@ -180,11 +213,15 @@ def test_5xx_on_a_read_is_retryable(broker: KiteBroker, kite_server: KiteServerT
     assert broker.orders() == []
 
 
-def test_server_gone_write_unknown_read_retryable(fake_broker: FakeBroker, instruments: list) -> None:
+def test_server_gone_write_unknown_read_retryable(
+    kite_fake_broker: FakeBroker, kite_instruments: list
+) -> None:
     from sim.kite_server import build_app
 
-    server = KiteServerThread(build_app(fake_broker, instruments)).start()
-    config = KiteConfig(api_key="k", access_token="t", api_root=server.api_root, ws_root=server.ws_root, timeout_s=2.0)
+    server = KiteServerThread(build_app(kite_fake_broker, kite_instruments)).start()
+    config = KiteConfig(
+        api_key="k", access_token="t", api_root=server.api_root, ws_root=server.ws_root, timeout_s=2.0
+    )
     server.stop()
     clock = SystemClock()
     broker = KiteBroker(config, rules=ExchangeRules(), clock=clock)

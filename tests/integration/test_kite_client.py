@@ -8,14 +8,7 @@ from typing import Any
 import pytest
 import requests
 from kite_fakes import FakeBroker
-from kite_fixtures import (  # noqa: F401  (fixtures are found by name in this module)
-    ACCESS_TOKEN,
-    API_KEY,
-    fake_broker,
-    instruments,
-    kite_client,
-    kite_server,
-)
+from kite_fixtures import ACCESS_TOKEN, API_KEY
 from kiteconnect import KiteConnect
 from kiteconnect import exceptions as kite
 
@@ -29,21 +22,30 @@ from brokers.kite.parse import (
 )
 from sim.kite_server import KiteServerThread, build_app
 
+pytest_plugins = ["kite_fixtures"]
+
 CE = "NIFTY26JAN24000CE"
 PE = "NIFTY26JAN23900PE"
 HEDGE = "NIFTY26JAN24100CE"
 
 
 def place(client: KiteConnect, symbol: str, side: str, **extra: Any) -> str:
-    params: dict[str, Any] = dict(
-        variety="regular", exchange="NFO", tradingsymbol=symbol, transaction_type=side, quantity=65,
-        product="NRML", order_type="LIMIT", price=50.0, tag="lg-test",
-    )
+    params: dict[str, Any] = {
+        "variety": "regular",
+        "exchange": "NFO",
+        "tradingsymbol": symbol,
+        "transaction_type": side,
+        "quantity": 65,
+        "product": "NRML",
+        "order_type": "LIMIT",
+        "price": 50.0,
+        "tag": "lg-test",
+    }
     params.update(extra)
     return client.place_order(**params)
 
 
-def test_place_modify_cancel_a_resting_order(kite_client: KiteConnect, fake_broker: FakeBroker) -> None:
+def test_place_modify_cancel_a_resting_order(kite_client: KiteConnect, kite_fake_broker: FakeBroker) -> None:
     order_id = place(kite_client, CE, "BUY", price=50.0)  # below the last price: rests
     assert kite_client.modify_order("regular", order_id, price=55.0, quantity=130) == order_id
     assert kite_client.cancel_order("regular", order_id) == order_id
@@ -52,22 +54,25 @@ def test_place_modify_cancel_a_resting_order(kite_client: KiteConnect, fake_brok
     assert [o.status for o in history] == ["PUT ORDER REQ RECEIVED", "OPEN", "MODIFIED", "OPEN", "CANCELLED"]
     assert (history[-1].quantity, history[-1].price, history[-1].cancelled_quantity) == (130, 55.0, 130)
     assert history[-1].tag == "lg-test"
-    assert history[-1].instrument_token == fake_broker.instruments[CE].instrument_token
+    assert history[-1].instrument_token == kite_fake_broker.instruments[CE].instrument_token
     # kiteconnect turned the timestamp into a datetime; the parser gives Kite's text back
     assert isinstance(kite_client.order_history(order_id)[0]["order_timestamp"], dt.datetime)
     assert history[0].order_timestamp == "2026-01-20 10:00:00"
 
 
-def test_market_order_fills_and_shows_in_orders_trades_positions(kite_client: KiteConnect,
-                                                                 fake_broker: FakeBroker) -> None:
-    order_id = place(kite_client, PE, "SELL", order_type="MARKET", price=None, market_protection=-1, quantity=130)
+def test_market_order_fills_and_shows_in_orders_trades_positions(
+    kite_client: KiteConnect, kite_fake_broker: FakeBroker
+) -> None:
+    order_id = place(
+        kite_client, PE, "SELL", order_type="MARKET", price=None, market_protection=-1, quantity=130
+    )
 
     (order,) = [o for o in parse_orders(kite_client.orders()) if o.order_id == order_id]
     assert (order.status, order.filled_quantity, order.market_protection) == ("COMPLETE", 130, -1.0)
-    assert order.average_price == fake_broker.prices[PE]
+    assert order.average_price == kite_fake_broker.prices[PE]
 
     (trade,) = parse_trades(kite_client.order_trades(order_id))
-    assert (trade.quantity, trade.price, trade.side.value) == (130, fake_broker.prices[PE], "SELL")
+    assert (trade.quantity, trade.price, trade.side.value) == (130, kite_fake_broker.prices[PE], "SELL")
     assert [t.order_id for t in parse_trades(kite_client.trades())] == [order_id]
 
     raw = kite_client.positions()
@@ -104,10 +109,26 @@ def test_margins_and_basket_margins(kite_client: KiteConnect) -> None:
     assert equity.available == 1_000_000.0
 
     legs = [
-        {"exchange": "NFO", "tradingsymbol": HEDGE, "transaction_type": "BUY", "variety": "regular",
-         "product": "NRML", "order_type": "LIMIT", "quantity": 65, "price": 80.0},
-        {"exchange": "NFO", "tradingsymbol": CE, "transaction_type": "SELL", "variety": "regular",
-         "product": "NRML", "order_type": "LIMIT", "quantity": 65, "price": 120.0},
+        {
+            "exchange": "NFO",
+            "tradingsymbol": HEDGE,
+            "transaction_type": "BUY",
+            "variety": "regular",
+            "product": "NRML",
+            "order_type": "LIMIT",
+            "quantity": 65,
+            "price": 80.0,
+        },
+        {
+            "exchange": "NFO",
+            "tradingsymbol": CE,
+            "transaction_type": "SELL",
+            "variety": "regular",
+            "product": "NRML",
+            "order_type": "LIMIT",
+            "quantity": 65,
+            "price": 120.0,
+        },
     ]
     basket = parse_basket_margins(kite_client.basket_order_margins(legs, consider_positions=True))
     assert basket.final_total < basket.initial_total  # the hedge benefit
@@ -116,21 +137,25 @@ def test_margins_and_basket_margins(kite_client: KiteConnect) -> None:
     assert [m["tradingsymbol"] for m in per_order] == [HEDGE, CE]
 
 
-def test_ltp_quote_and_instruments(kite_client: KiteConnect, fake_broker: FakeBroker) -> None:
+def test_ltp_quote_and_instruments(kite_client: KiteConnect, kite_fake_broker: FakeBroker) -> None:
     ltp = kite_client.ltp(f"NFO:{CE}", f"NFO:{PE}", "NFO:NOT-LISTED")
     assert ltp == {
-        f"NFO:{CE}": {"instrument_token": fake_broker.instruments[CE].instrument_token,
-                      "last_price": fake_broker.prices[CE]},
-        f"NFO:{PE}": {"instrument_token": fake_broker.instruments[PE].instrument_token,
-                      "last_price": fake_broker.prices[PE]},
+        f"NFO:{CE}": {
+            "instrument_token": kite_fake_broker.instruments[CE].instrument_token,
+            "last_price": kite_fake_broker.prices[CE],
+        },
+        f"NFO:{PE}": {
+            "instrument_token": kite_fake_broker.instruments[PE].instrument_token,
+            "last_price": kite_fake_broker.prices[PE],
+        },
     }
     quote = kite_client.quote([f"NFO:{CE}"])
-    assert quote[f"NFO:{CE}"]["last_price"] == fake_broker.prices[CE]
+    assert quote[f"NFO:{CE}"]["last_price"] == kite_fake_broker.prices[CE]
 
     rows = kite_client.instruments("NFO")
-    assert len(rows) == len(fake_broker.instruments) == len(kite_client.instruments())
+    assert len(rows) == len(kite_fake_broker.instruments) == len(kite_client.instruments())
     assert rows[0]["segment"] == "NFO-OPT" and isinstance(rows[0]["expiry"], dt.date)
-    assert parse_instrument_rows(rows, {"NIFTY": 1800}) == list(fake_broker.instruments.values())
+    assert parse_instrument_rows(rows, {"NIFTY": 1800}) == list(kite_fake_broker.instruments.values())
     assert kite_client.instruments("NSE") == []
 
 
@@ -143,8 +168,10 @@ def test_every_error_has_kite_envelope_and_content_type(kite_server: KiteServerT
         assert response.status_code in (400, 404, 405)
 
 
-def test_credentials_when_started_with_them(fake_broker: FakeBroker, instruments: list[Any]) -> None:
-    app = build_app(fake_broker, instruments, api_key=API_KEY, access_token=ACCESS_TOKEN)
+def test_credentials_when_started_with_them(
+    kite_fake_broker: FakeBroker, kite_instruments: list[Any]
+) -> None:
+    app = build_app(kite_fake_broker, kite_instruments, api_key=API_KEY, access_token=ACCESS_TOKEN)
     with KiteServerThread(app) as server:
         good = KiteConnect(API_KEY, access_token=ACCESS_TOKEN, root=server.api_root, timeout=5)
         bad = KiteConnect(API_KEY, access_token="stale", root=server.api_root, timeout=5)
@@ -156,3 +183,9 @@ def test_credentials_when_started_with_them(fake_broker: FakeBroker, instruments
         finally:
             good.reqsession.close()
             bad.reqsession.close()
+
+
+def test_bad_margin_body_is_an_input_error(kite_server: KiteServerThread) -> None:
+    response = requests.post(f"{kite_server.api_root}/margins/basket", data=b"{not json", timeout=5)
+    assert response.status_code == 400 and response.json()["error_type"] == "InputException"
+

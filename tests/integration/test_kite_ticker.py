@@ -13,19 +13,7 @@ from typing import Any
 
 import pytest
 from kite_fakes import FakeBroker
-from kite_fixtures import (  # noqa: F401  (fixtures are found by name in this module)
-    ACCESS_TOKEN,
-    API_KEY,
-    WAIT_S,
-    Recorder,
-    admin,
-    fake_broker,
-    instruments,
-    kite_client,
-    kite_config,
-    kite_reactor,
-    kite_server,
-)
+from kite_fixtures import ACCESS_TOKEN, API_KEY, WAIT_S, Recorder, admin
 from kiteconnect import KiteConnect, KiteTicker
 
 from brokers.kite import KiteBroker, KitePushChannel
@@ -35,6 +23,8 @@ from domain.model import OrderType, Side
 from runtime.clock import SystemClock
 from runtime.config import ExchangeRules, KiteConfig
 from sim.kite_server import KiteServerThread
+
+pytest_plugins = ["kite_fixtures"]
 
 CE = "NIFTY26JAN24000CE"
 FAST_RECONNECT_S = 0.05  # Twisted's default first retry is ~2.7 s; tests need not wait for it
@@ -56,13 +46,15 @@ def kite_broker(kite_reactor: None, kite_config: KiteConfig, clock: SystemClock)
 
 
 def market_order(tag: str, quantity: int = 65) -> OrderRequest:
-    return OrderRequest(tag=tag, tradingsymbol=CE, side=Side.BUY, quantity=quantity, order_type=OrderType.MARKET)
+    return OrderRequest(
+        tag=tag, tradingsymbol=CE, side=Side.BUY, quantity=quantity, order_type=OrderType.MARKET
+    )
 
 
 def test_unmodified_kiteticker_gets_order_updates_and_ltp_ticks(
-    kite_reactor: None, kite_server: KiteServerThread, kite_client: KiteConnect, fake_broker: FakeBroker
+    kite_reactor: None, kite_server: KiteServerThread, kite_client: KiteConnect, kite_fake_broker: FakeBroker
 ) -> None:
-    token = fake_broker.instruments[CE].instrument_token
+    token = kite_fake_broker.instruments[CE].instrument_token
     ticks: queue.Queue[dict[str, Any]] = queue.Queue()
     updates: queue.Queue[dict[str, Any]] = queue.Queue()
     connected = threading.Event()
@@ -80,16 +72,23 @@ def test_unmodified_kiteticker_gets_order_updates_and_ltp_ticks(
     try:
         assert connected.wait(WAIT_S)
         snapshot = ticks.get(timeout=WAIT_S)  # the last price is sent on subscribe, as Kite does
-        assert (snapshot["instrument_token"], snapshot["last_price"]) == (token, fake_broker.prices[CE])
+        assert (snapshot["instrument_token"], snapshot["last_price"]) == (token, kite_fake_broker.prices[CE])
 
-        fake_broker.move_price(CE, 123.45)
+        kite_fake_broker.move_price(CE, 123.45)
         while (tick := ticks.get(timeout=WAIT_S))["last_price"] != 123.45:
             pass
         assert (tick["mode"], tick["instrument_token"], tick["tradable"]) == ("ltp", token, True)
 
         order_id = kite_client.place_order(
-            variety="regular", exchange="NFO", tradingsymbol=CE, transaction_type="BUY", quantity=65,
-            product="NRML", order_type="MARKET", market_protection=-1, tag="ws-test",
+            variety="regular",
+            exchange="NFO",
+            tradingsymbol=CE,
+            transaction_type="BUY",
+            quantity=65,
+            product="NRML",
+            order_type="MARKET",
+            market_protection=-1,
+            tag="ws-test",
         )
         seen = []
         while not seen or seen[-1]["status"] != "COMPLETE":
@@ -103,29 +102,29 @@ def test_unmodified_kiteticker_gets_order_updates_and_ltp_ticks(
 
 
 def test_push_channel_delivers_connection_ticks_and_updates(
-    kite_broker: KiteBroker, fake_broker: FakeBroker
+    kite_broker: KiteBroker, kite_fake_broker: FakeBroker
 ) -> None:
-    token = fake_broker.instruments[CE].instrument_token
+    token = kite_fake_broker.instruments[CE].instrument_token
     recorder = Recorder()
     kite_broker.subscribe(recorder, tokens=[token])
     assert recorder.next_connection() is True
-    recorder.tick_at(token, fake_broker.prices[CE])
+    recorder.tick_at(token, kite_fake_broker.prices[CE])
 
     order_id = kite_broker.place_order(market_order("push-1"))
     complete = recorder.update_with(order_id, "COMPLETE")
     assert (complete.tag, complete.filled_quantity, complete.market_protection) == ("push-1", 65, -1.0)
 
-    other = fake_broker.instruments["NIFTY26JAN23900PE"].instrument_token
+    other = kite_fake_broker.instruments["NIFTY26JAN23900PE"].instrument_token
     kite_broker.subscribe_ticks([other])
-    recorder.tick_at(other, fake_broker.prices["NIFTY26JAN23900PE"])
-    fake_broker.move_price("NIFTY26JAN23900PE", 77.7)
+    recorder.tick_at(other, kite_fake_broker.prices["NIFTY26JAN23900PE"])
+    kite_fake_broker.move_price("NIFTY26JAN23900PE", 77.7)
     recorder.tick_at(other, 77.7)
 
 
 def test_dropped_websocket_reconnects_and_says_so(
-    kite_broker: KiteBroker, kite_server: KiteServerThread, fake_broker: FakeBroker
+    kite_broker: KiteBroker, kite_server: KiteServerThread, kite_fake_broker: FakeBroker
 ) -> None:
-    token = fake_broker.instruments[CE].instrument_token
+    token = kite_fake_broker.instruments[CE].instrument_token
     recorder = Recorder()
     kite_broker.subscribe(recorder, tokens=[token])
     assert recorder.next_connection() is True
@@ -138,18 +137,24 @@ def test_dropped_websocket_reconnects_and_says_so(
     (order,) = kite_broker.order_by_tag("while-down")
     assert (order.order_id, order.status) == (order_id, "COMPLETE")
 
-    fake_broker.move_price(CE, 101.5)  # the subscription was restored on reconnect
+    kite_fake_broker.move_price(CE, 101.5)  # the subscription was restored on reconnect
     recorder.tick_at(token, 101.5)
 
 
 def test_watchdog_reconnects_a_silent_socket(
-    kite_reactor: None, kite_server: KiteServerThread, fake_broker: FakeBroker, clock: SystemClock
+    kite_reactor: None, kite_server: KiteServerThread, kite_fake_broker: FakeBroker, clock: SystemClock
 ) -> None:
-    config = KiteConfig(api_key=API_KEY, access_token=ACCESS_TOKEN, api_root=kite_server.api_root,
-                        ws_root=kite_server.ws_root, timeout_s=2.0, watchdog_s=0.5)
+    config = KiteConfig(
+        api_key=API_KEY,
+        access_token=ACCESS_TOKEN,
+        api_root=kite_server.api_root,
+        ws_root=kite_server.ws_root,
+        timeout_s=2.0,
+        watchdog_s=0.5,
+    )
     push = KitePushChannel(config, clock=clock, reconnect_initial_delay_s=FAST_RECONNECT_S)
     recorder = Recorder()
-    push.start(recorder, [fake_broker.instruments[CE].instrument_token])
+    push.start(recorder, [kite_fake_broker.instruments[CE].instrument_token])
     try:
         assert recorder.next_connection() is True
         # Heartbeats every 0.1 s keep a 0.5 s watchdog quiet: no spurious reconnect.
@@ -158,7 +163,23 @@ def test_watchdog_reconnects_a_silent_socket(
         assert recorder.next_connection() is False
         assert recorder.next_connection() is True
         assert push.connects == 2
-        fake_broker.move_price(CE, 99.9)
-        recorder.tick_at(fake_broker.instruments[CE].instrument_token, 99.9)
+        kite_fake_broker.move_price(CE, 99.9)
+        recorder.tick_at(kite_fake_broker.instruments[CE].instrument_token, 99.9)
     finally:
         push.close()
+
+
+def test_a_restarted_owner_resubscribes_and_hears_the_channel_is_up(
+    kite_broker: KiteBroker, kite_fake_broker: FakeBroker
+) -> None:
+    """A restarted gateway subscribes again with a new listener: it replaces the old one and is told
+    at once that the socket is up (so it reconciles), without a second socket."""
+    first, second = Recorder(), Recorder()
+    kite_broker.subscribe(first)
+    assert first.next_connection() is True
+    kite_broker.subscribe(second)
+    assert second.next_connection() is True
+
+    order_id = kite_broker.place_order(market_order("after-restart"))
+    second.update_with(order_id, "COMPLETE")
+    assert first.updates.empty()

@@ -74,6 +74,12 @@ def exchange(make_exchange: Callable[..., Exchange]) -> Exchange:
 
 
 @pytest.fixture
+def new_listener() -> Callable[[], RecordingListener]:
+    """A factory of fresh, unsubscribed RecordingListeners (updates, ticks, connection changes)."""
+    return RecordingListener
+
+
+@pytest.fixture
 def exchange_listener(exchange: Exchange) -> RecordingListener:
     listener = RecordingListener()
     exchange.subscribe("default", listener)

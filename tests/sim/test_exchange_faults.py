@@ -64,11 +64,6 @@ def subscribed(exchange: Exchange, factory: Callable[[], Any]) -> Any:
     return listener
 
 
-@pytest.fixture
-def listener_factory(exchange_listener: Any) -> Callable[[], Any]:
-    return type(exchange_listener)
-
-
 def test_no_faults_means_every_update_once_and_in_order(
     exchange: Exchange,
     exchange_listener: Any,
@@ -88,10 +83,10 @@ def test_duplicates_are_produced_when_configured(
     exchange_clock: VirtualClock,
     scen_symbol: Callable[..., str],
     request_for: MakeRequest,
-    listener_factory: Callable[[], Any],
+    new_listener: Callable[[], Any],
 ) -> None:
     exchange = make_exchange(faults=FaultConfig(duplicate_rate=0.3))
-    listener = subscribed(exchange, listener_factory)
+    listener = subscribed(exchange, new_listener)
     ids = run_orders(exchange, exchange_clock, request_for, scen_symbol(exchange), 20)
     recorded = sum(len(exchange.order_history("default", o)) for o in ids)
     assert len(listener.updates) > recorded
@@ -105,10 +100,10 @@ def test_reordered_updates_overtake_each_other(
     exchange_clock: VirtualClock,
     scen_symbol: Callable[..., str],
     request_for: MakeRequest,
-    listener_factory: Callable[[], Any],
+    new_listener: Callable[[], Any],
 ) -> None:
     exchange = make_exchange(faults=FaultConfig(reorder_rate=0.5, reorder_window_s=0.5))
-    listener = subscribed(exchange, listener_factory)
+    listener = subscribed(exchange, new_listener)
     ids = run_orders(exchange, exchange_clock, request_for, scen_symbol(exchange), 20)
     out_of_order = 0
     for order_id in ids:
@@ -126,12 +121,12 @@ def test_dropped_updates_stay_in_the_order_book(
     exchange_clock: VirtualClock,
     scen_symbol: Callable[..., str],
     request_for: MakeRequest,
-    listener_factory: Callable[[], Any],
+    new_listener: Callable[[], Any],
     *,
     drop_terminal: bool,
 ) -> None:
     exchange = make_exchange(faults=FaultConfig(drop_rate=0.4, drop_terminal=drop_terminal))
-    listener = subscribed(exchange, listener_factory)
+    listener = subscribed(exchange, new_listener)
     ids = run_orders(exchange, exchange_clock, request_for, scen_symbol(exchange), 30)
     recorded = sum(len(exchange.order_history("default", o)) for o in ids)
     assert 0 < len(listener.updates) < recorded
@@ -360,10 +355,10 @@ def test_a_ten_per_cent_index_gap_trips_the_circuit_breaker(
 def test_bad_ticks_are_zero_or_nan_when_configured(
     make_exchange: Callable[..., Exchange],
     exchange_clock: VirtualClock,
-    listener_factory: Callable[[], Any],
+    new_listener: Callable[[], Any],
 ) -> None:
     exchange = make_exchange(faults=FaultConfig(bad_tick_rate=1.0))
-    listener = listener_factory()
+    listener = new_listener()
     exchange.subscribe("default", listener, [256265])
     exchange_clock.advance(2.0)
     assert listener.ticks

@@ -289,6 +289,18 @@ def test_run_until_returns_false_at_its_virtual_deadline(runtime: SimRuntime) ->
     assert runtime.run_until(lambda: runtime.clock.monotonic() >= 3.0, timeout=2.0) is True
     assert runtime.clock.monotonic() == 3.0
     assert runtime.run_until_idle() is True
+    # Nothing left to happen: the wait still lasts its whole timeout, as it would threaded.
+    assert runtime.run_until(lambda: False, timeout=2.0) is False
+    assert runtime.clock.monotonic() == 5.0
+
+
+def test_a_zero_timeout_does_not_wait_even_for_what_is_due_now(runtime: SimRuntime) -> None:
+    value = runtime.future()
+    runtime.clock.call_later(0.0, value.set, "now")
+
+    with pytest.raises(pykka.Timeout):
+        runtime.wait(value, timeout=0.0)  # ThreadingFuture raises at once if nothing is set yet
+    assert runtime.wait(value, timeout=1.0) == "now"
 
 
 # -- deadlocks and livelocks ------------------------------------------------------------------------

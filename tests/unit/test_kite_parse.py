@@ -7,8 +7,8 @@ tests/data/kite-mocks is preferred so a bare clone runs these; LEGGUARD_KITE_MOC
 from __future__ import annotations
 
 import base64
-import hashlib
 import datetime as dt
+import hashlib
 import json
 import os
 import struct
@@ -88,7 +88,12 @@ def test_orders_book_every_row() -> None:
     assert first.order_id == "100000000000000"
     assert first.status == "CANCELLED"
     assert (first.exchange, first.tradingsymbol, first.instrument_token) == ("CDS", "USDINR21JUNFUT", 412675)
-    assert (first.quantity, first.filled_quantity, first.pending_quantity, first.cancelled_quantity) == (1, 0, 1, 1)
+    assert (first.quantity, first.filled_quantity, first.pending_quantity, first.cancelled_quantity) == (
+        1,
+        0,
+        1,
+        1,
+    )
     assert first.price == 72.0 and first.tag is None
     assert first.order_timestamp == "2021-05-31 09:18:57"
     assert first.exchange_update_timestamp == "2021-05-31 09:18:58"
@@ -135,7 +140,11 @@ def test_order_timestamps_from_kiteconnect_datetimes_match_raw_text() -> None:
 def test_postback_fields_and_checksum() -> None:
     payload = data("postback.json")
     update = parse_postback(payload)
-    assert (update.order_id, update.status, update.exchange_order_id) == ("220303000308932", "COMPLETE", "1000000001482421")
+    assert (update.order_id, update.status, update.exchange_order_id) == (
+        "220303000308932",
+        "COMPLETE",
+        "1000000001482421",
+    )
     assert (update.tradingsymbol, update.order_type, update.average_price) == ("SBIN", "MARKET", 470.0)
     assert (update.filled_quantity, update.pending_quantity) == (1, 0)
 
@@ -187,7 +196,11 @@ def test_trades() -> None:
 
 def test_order_trades() -> None:
     (trade,) = parse_trades(data("order_trades.json"))
-    assert (trade.trade_id, trade.order_id, trade.tradingsymbol) == ("10000000", "200000000000000", "GOLDPETAL21JUNFUT")
+    assert (trade.trade_id, trade.order_id, trade.tradingsymbol) == (
+        "10000000",
+        "200000000000000",
+        "GOLDPETAL21JUNFUT",
+    )
     assert (trade.price, trade.quantity, trade.side) == (4852.0, 1, Side.BUY)
 
 
@@ -195,7 +208,12 @@ def test_positions_net_and_day() -> None:
     net = parse_positions(data("positions.json"))
     assert [p.tradingsymbol for p in net] == ["LEADMINI17DECFUT", "GOLDGUINEA17DECFUT", "SBIN"]
     lead, gold, _ = net
-    assert (lead.quantity, lead.average_price, lead.last_price, lead.instrument_token) == (1, 161.05, 161.05, 53496327)
+    assert (lead.quantity, lead.average_price, lead.last_price, lead.instrument_token) == (
+        1,
+        161.05,
+        161.05,
+        53496327,
+    )
     assert (gold.quantity, gold.pnl, gold.buy_quantity, gold.sell_quantity) == (0, 801.0, 4, 4)
 
     day = {p.tradingsymbol: p for p in parse_positions(data("positions.json"), book="day")}
@@ -231,7 +249,11 @@ def test_basket_margins_initial_vs_final() -> None:
     assert basket.final_total == pytest.approx(34786.725)
     sold, bought = basket.orders
     assert (sold.tradingsymbol, sold.span, sold.total) == ("NIFTY23JUL20600CE", 66832.5, 95983.725)
-    assert (bought.tradingsymbol, bought.option_premium, bought.total) == ("NIFTY23JUL20700CE", 521.25, 521.25)
+    assert (bought.tradingsymbol, bought.option_premium, bought.total) == (
+        "NIFTY23JUL20700CE",
+        521.25,
+        521.25,
+    )
 
 
 def test_order_margins() -> None:
@@ -244,7 +266,12 @@ def test_order_margins() -> None:
 
 def test_ltp_and_quote() -> None:
     (ltp,) = parse_ltp(data("ltp.json")).values()
-    assert (ltp.key, ltp.tradingsymbol, ltp.instrument_token, ltp.last_price) == ("NSE:INFY", "INFY", 408065, 1074.35)
+    assert (ltp.key, ltp.tradingsymbol, ltp.instrument_token, ltp.last_price) == (
+        "NSE:INFY",
+        "INFY",
+        408065,
+        1074.35,
+    )
     quote = parse_quote(data("quote.json"))["NSE:INFY"]
     assert (quote.instrument_token, quote.last_price) == (408065, 1412.95)
 
@@ -261,12 +288,19 @@ def test_instruments_dump_maps_types_lots_ticks_and_freeze_from_settings() -> No
     assert len(instruments) == 12
     assert {i.underlying for i in instruments} == {"BANKNIFTY"}
     ce = next(i for i in instruments if i.tradingsymbol == "BANKNIFTY18JAN23500CE")
-    assert (ce.instrument_token, ce.exchange, ce.kind, ce.strike) == (12073986, "NFO", InstrumentKind.CE, 23500.0)
+    assert (ce.instrument_token, ce.exchange, ce.kind, ce.strike) == (
+        12073986,
+        "NFO",
+        InstrumentKind.CE,
+        23500.0,
+    )
     assert (ce.expiry, ce.lot_size, ce.tick_size, ce.freeze_quantity) == (dt.date(2018, 1, 25), 40, 0.05, 600)
     pe = next(i for i in instruments if i.tradingsymbol == "BANKNIFTY17NOV23600PE")
     assert (pe.kind, pe.expiry) == (InstrumentKind.PE, dt.date(2017, 11, 30))
 
-    with_stocks = parse_instruments_csv(text, {**FREEZE, "INDIACEM": 70_000, "INDIANB": 40_000, "ADANIPORTS": 50_000})
+    with_stocks = parse_instruments_csv(
+        text, {**FREEZE, "INDIACEM": 70_000, "INDIANB": 40_000, "ADANIPORTS": 50_000}
+    )
     assert len(with_stocks) == 25  # every NFO option row
     assert next(i for i in with_stocks if i.tradingsymbol == "INDIACEM17DEC220PE").lot_size == 3500
 
@@ -284,9 +318,18 @@ def test_instruments_round_trip_through_the_simulators_csv() -> None:
 
 def test_instruments_from_kiteconnect_typed_rows() -> None:
     row = {
-        "instrument_token": 12073986, "exchange_token": "47164", "tradingsymbol": "BANKNIFTY18JAN23500CE",
-        "name": "BANKNIFTY", "last_price": 2528.4, "expiry": dt.date(2018, 1, 25), "strike": 23500.0,
-        "tick_size": 0.05, "lot_size": 40, "instrument_type": "CE", "segment": "NFO-OPT", "exchange": "NFO",
+        "instrument_token": 12073986,
+        "exchange_token": "47164",
+        "tradingsymbol": "BANKNIFTY18JAN23500CE",
+        "name": "BANKNIFTY",
+        "last_price": 2528.4,
+        "expiry": dt.date(2018, 1, 25),
+        "strike": 23500.0,
+        "tick_size": 0.05,
+        "lot_size": 40,
+        "instrument_type": "CE",
+        "segment": "NFO-OPT",
+        "exchange": "NFO",
     }
     (inst,) = parse_instrument_rows([row], FREEZE)
     assert (inst.expiry, inst.freeze_quantity, inst.underlying) == (dt.date(2018, 1, 25), 600, "BANKNIFTY")
@@ -301,7 +344,11 @@ def test_ticker_quote_packet() -> None:
     assert len(raw) == 44
     tick = parse_tick_packet(raw, ts=3.0)
     assert tick is not None
-    assert (tick.instrument_token, tick.last_price, tick.ts) == (expected["instrument_token"], expected["last_price"], 3.0)
+    assert (tick.instrument_token, tick.last_price, tick.ts) == (
+        expected["instrument_token"],
+        expected["last_price"],
+        3.0,
+    )
 
 
 def test_ticker_full_packet() -> None:
@@ -356,7 +403,9 @@ def test_encoded_frames_read_by_the_unmodified_kiteticker() -> None:
         (12073986, 2528.4, "ltp"),
         (12074242, 35.15, "ltp"),
     ]
-    quote_frame = struct.pack(">H", 1) + struct.pack(">H", 44) + encode_tick_packet(12073986, 99.5, mode="quote")
+    quote_frame = (
+        struct.pack(">H", 1) + struct.pack(">H", 44) + encode_tick_packet(12073986, 99.5, mode="quote")
+    )
     assert KiteTicker("key", "token")._parse_binary(quote_frame)[0]["last_price"] == 99.5
 
 

@@ -23,7 +23,16 @@ from domain.instruments import (
     tradingsymbol,
     weekly_expiries,
 )
-from domain.model import GroupSpec, LegRole, OrderType, Product, Side, StopSpec
+from domain.model import (
+    GroupSpec,
+    LegRole,
+    OrderType,
+    Product,
+    Side,
+    StopSpec,
+    group_from_record,
+    group_to_record,
+)
 from domain.validation import Quote, ValidationContext, validate_group_request
 from runtime.config import DEFAULT_UNDERLYINGS, ExchangeRules, RiskConfig
 
@@ -253,6 +262,16 @@ def test_an_sl_entry_keeps_its_trigger() -> None:
     payload["legs"][0] = leg(N_PUT_WING, "BUY", 65, "protection", "SL", price=25.5, trigger_price=25.0)
     spec = validate_group_request(payload, context())
     assert (spec.legs[0].trigger_price, spec.legs[0].limit_price) == (25.0, 25.5)
+
+
+def test_a_validated_group_survives_its_durable_record() -> None:
+    payload = nifty_condor()
+    payload["legs"][0] = leg(N_PUT_WING, "BUY", 65, "protection", "SL", price=25.5, trigger_price=25.0)
+    payload["legs"][1] = leg(N_CALL_WING, "BUY", 65, "protection", "MARKET", market_protection=-1)
+    spec = validate_group_request(payload, context())
+    restored = group_from_record(group_to_record(spec))
+    assert restored == spec
+    assert (restored.legs[0].trigger_price, restored.legs[2].stop) == (25.0, StopSpec(120.0, 125.0))
 
 
 def test_sl_m_is_allowed_on_a_future() -> None:
