@@ -2,7 +2,9 @@
 
 Two runs of one seed must give the same `hexdigest()`, so nothing that differs between processes
 may enter a line: no object ids, no pykka urns, no wall time, no order taken from `hash()`.
-Fields are rendered here so that every component renders them the same way.
+Fields are rendered here so that every component renders them the same way: addresses and urns
+are cut out of reprs, and a set given as a field is sorted. A set *inside* a message still
+renders in hash order, so messages carry tuples or frozensets that they sort in their repr.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ def render(value: object) -> str:
         return f"{kind.__name__}({'.'.join(value.attr_path)})"  # type: ignore[attr-defined]
     if kind is _ActorStop:
         return "_ActorStop"
+    if kind is set or kind is frozenset:
+        return "{" + ", ".join(sorted(map(render, value))) + "}"  # type: ignore[call-overload]
     text = repr(value)
     if "0x" in text or "urn:" in text:
         text = _UNSTABLE.sub("", text)

@@ -1,10 +1,11 @@
 """Accounts: funds, what is utilised, what is available, and positions in the Broker port's shapes.
 
 The cash model, per account:
-  cash flow  = premium received on sells - premium paid on buys (settled at each fill)
-  short MTM  = what it would cost now to buy back every short (≤ 0)
-  utilised   = span + exposure of the positions + margin blocked by working orders
-  available  = funds + cash flow + short MTM - utilised
+  cash flow    = option premium received on sells - premium paid on buys (settled at each fill)
+  short MTM    = what it would cost now to buy back every short option (≤ 0)
+  futures P&L  = realised and unrealised P&L of futures (marked to market, never paid in full)
+  utilised     = span + exposure of the positions + margin blocked by working orders
+  available    = funds + cash flow + short MTM + futures P&L - utilised
 A short's premium is offset by its buy-back cost, so it is never spendable; a long's value is not
 collateral. A working order blocks what it was checked against, released as it fills or ends.
 """
@@ -28,6 +29,7 @@ class AccountSummary:
     funds: float
     cash_flow: float
     short_mtm: float
+    futures_pnl: float
     span: float
     exposure: float
     blocked: float
@@ -41,7 +43,7 @@ class AccountSummary:
 
     @property
     def available(self) -> float:
-        return self.funds + self.cash_flow + self.short_mtm - self.utilised
+        return self.funds + self.cash_flow + self.short_mtm + self.futures_pnl - self.utilised
 
 
 class Accounts:
@@ -64,14 +66,16 @@ class Accounts:
     def summary(self, account: str, blocking: Iterable[BookOrder]) -> AccountSummary:
         holdings = self.holdings(account)
         need = self.margin.requirement(holdings)
-        short_mtm = long_premium = realised = unrealised = 0.0
+        short_mtm = futures_pnl = long_premium = realised = unrealised = 0.0
         for _, book in self._ledger.position_books(account):
             ltp = self._market.ltp(book.instrument)
             realised += book.realised
             unrealised += book.unrealised(ltp)
-            if book.net < 0:
+            if not book.instrument.is_option:
+                futures_pnl += book.realised + book.unrealised(ltp)
+            elif book.net < 0:
                 short_mtm += book.net * ltp
-            elif book.net > 0 and book.instrument.is_option:
+            elif book.net > 0:
                 long_premium += book.net * book.average_price
         blocked = sum(
             o.blocked_margin * o.pending_quantity / o.quantity for o in blocking if o.account == account
@@ -80,6 +84,7 @@ class Accounts:
             funds=self.funds(account),
             cash_flow=self._ledger.cash_flow(account),
             short_mtm=short_mtm,
+            futures_pnl=futures_pnl,
             span=need.span,
             exposure=need.exposure,
             blocked=blocked,

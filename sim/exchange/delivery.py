@@ -69,6 +69,12 @@ class Delivery:
             sub.active = False
             self._subs.remove(sub)
 
+    def close(self) -> None:
+        """Nothing more reaches anyone, including deliveries already on their way."""
+        for sub in self._subs:
+            sub.active = False
+        self._subs.clear()
+
     def wanted_tokens(self) -> dict[int, None]:
         """Every subscribed token, in subscription order."""
         out: dict[int, None] = {}

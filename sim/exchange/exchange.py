@@ -38,6 +38,10 @@ from sim.exchange.universe import default_universe
 
 
 class Exchange(Books, ScenarioControl):
+    """The exchange core. Requests: `place`, `modify`, `cancel` (per account). Push: `subscribe`,
+    `subscribe_ticks`, `unsubscribe`. Books and ledger: see `Books`. Scenario control: see
+    `ScenarioControl`. Determinism: `digest()`; same seed and script, same digest."""
+
     def __init__(
         self,
         clock: Clock,
@@ -258,6 +262,7 @@ class Exchange(Books, ScenarioControl):
         """Stop the price-step timer; nothing more is pushed to anyone."""
         with self._lock:
             self._closed = True
+            self._delivery.close()
             if self._step_timer is not None:
                 self._step_timer.cancel()
                 self._step_timer = None

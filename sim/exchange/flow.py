@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from domain.instruments import Instrument
 from domain.model import OrderType, Side, Validity
 from runtime.clock import Clock
 from runtime.rng import RandomStreams
@@ -291,7 +292,7 @@ class OrderFlow:
         price = band.clip(ltp)
         return min(price, limit) if side is Side.BUY else max(price, limit)
 
-    def quote(self, inst: Any) -> Quote:
+    def quote(self, inst: Instrument) -> Quote:
         market = self._market
         return self._depth.quote(
             inst,
@@ -365,7 +366,8 @@ class OrderFlow:
             order.trigger_price = change.trigger_price
         if change.order_type is not None:
             order.order_type = change.order_type
-        order.chunks = []
+        if not order.forced:  # a scenario's scripted fill keeps its plan; otherwise re-plan the rest
+            order.chunks = []
         stop = order.order_type in (OrderType.SL, OrderType.SL_M)
         if order.triggered or not stop:
             order.triggered = True

@@ -190,7 +190,7 @@ class Ledger:
         self._fills: list[Fill] = []
         self._fills_by_order: dict[str, list[Fill]] = {}
         self._positions: dict[tuple[str, str], PositionBook] = {}
-        self._cash_flow: dict[str, float] = {}  # premium received minus premium paid, per account
+        self._cash_flow: dict[str, float] = {}  # option premium received minus paid, per account
 
     def add(self, order: BookOrder) -> None:
         self._orders[order.order_id] = order
@@ -218,9 +218,9 @@ class Ledger:
         if book is None:
             book = self._positions[key] = PositionBook(order.instrument)
         book.apply(fill.side, fill.quantity, fill.price)
-        self._cash_flow[order.account] = (
-            self._cash_flow.get(order.account, 0.0) - fill.side.sign * fill.quantity * fill.price
-        )
+        if order.instrument.is_option:  # option premium settles at once; futures are marked to market
+            flow = -fill.side.sign * fill.quantity * fill.price
+            self._cash_flow[order.account] = self._cash_flow.get(order.account, 0.0) + flow
 
     # ------------------------------------------------------------------ queries (the invariants' view)
 

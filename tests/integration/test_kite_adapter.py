@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 from kite_fakes import FakeBroker
-from kite_fixtures import admin
+from kite_support import admin
 from kiteconnect import exceptions as kite
 
 from brokers.kite import LOCAL_REJECT, KiteBroker, classify_error

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import requests
 from kite_fakes import FakeBroker
-from kite_fixtures import ACCESS_TOKEN, API_KEY
+from kite_support import ACCESS_TOKEN, API_KEY
 from kiteconnect import KiteConnect
 from kiteconnect import exceptions as kite
 
@@ -188,4 +188,3 @@ def test_credentials_when_started_with_them(
 def test_bad_margin_body_is_an_input_error(kite_server: KiteServerThread) -> None:
     response = requests.post(f"{kite_server.api_root}/margins/basket", data=b"{not json", timeout=5)
     assert response.status_code == 400 and response.json()["error_type"] == "InputException"
-

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import IO
 
 import pytest
-from kite_fixtures import WAIT_S, Recorder, admin
+from kite_support import WAIT_S, Recorder, admin
 from kiteconnect import KiteConnect
 from kiteconnect import exceptions as kite
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from kite_fixtures import ACCESS_TOKEN, API_KEY, WAIT_S, Recorder, admin
+from kite_support import ACCESS_TOKEN, API_KEY, WAIT_S, Recorder, admin
 
 from brokers.kite import KiteBroker, KitePushChannel
 from brokers.port import BrokerRejected, OrderRequest
@@ -37,7 +37,7 @@ def face() -> Iterator[ExchangeFace]:
 def sim_server(face: ExchangeFace) -> Iterator[KiteServerThread]:
     app = build_app(
         face.broker,
-        face.kite_instruments,
+        face.instruments,
         heartbeat_s=HEARTBEAT_S,
         control=face.control,
         api_key=API_KEY,
@@ -66,7 +66,7 @@ def broker(kite_reactor: None, sim_server: KiteServerThread) -> Iterator[KiteBro
 
 
 def nifty_call(face: ExchangeFace, strike: float) -> Instrument:
-    universe = InstrumentUniverse(face.kite_instruments)
+    universe = InstrumentUniverse(face.instruments)
     expiry = universe.expiries("NIFTY")[0]
     inst = universe.option("NIFTY", expiry, strike, InstrumentKind.CE)
     assert inst is not None

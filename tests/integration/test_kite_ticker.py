@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from kite_fakes import FakeBroker
-from kite_fixtures import ACCESS_TOKEN, API_KEY, WAIT_S, Recorder, admin
+from kite_support import ACCESS_TOKEN, API_KEY, WAIT_S, Recorder, admin
 from kiteconnect import KiteConnect, KiteTicker
 
 from brokers.kite import KiteBroker, KitePushChannel

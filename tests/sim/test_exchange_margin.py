@@ -142,3 +142,25 @@ def test_buying_spends_the_premium_and_a_resting_short_blocks_margin_until_cance
     exchange.cancel("default", resting)
     exchange_clock.advance(1.0)
     assert exchange.margins("default").detail["blocked"] == 0.0
+
+
+def test_futures_are_margined_and_marked_to_market_not_paid_for(
+    exchange: Exchange,
+    exchange_clock: VirtualClock,
+    request_for: MakeRequest,
+) -> None:
+    future = exchange.universe.future("NIFTY")
+    assert future is not None
+    start = exchange.margins("default").available
+    exchange.place(
+        "default", request_for(future.tradingsymbol, Side.BUY, 65, OrderType.MARKET, protection=-1)
+    )
+    exchange_clock.advance(1.0)
+    held = exchange.account_summary("default")
+    assert held.span + held.exposure < 0.2 * 65 * 24_000.0  # a margin, not the notional
+    assert held.available == pytest.approx(start - held.span - held.exposure + held.futures_pnl)
+    exchange.gap("NIFTY", pct=0.01)
+    moved = exchange.account_summary("default")
+    assert moved.futures_pnl - held.futures_pnl == pytest.approx(
+        65 * (exchange.spot("NIFTY") - 24_000.0), rel=0.05
+    )
