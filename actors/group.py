@@ -9,6 +9,7 @@ and ends EMERGENCY_HEDGED (flat) — or HEDGED when everything filled as intende
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from actors.leg import LegActor, leg_address
@@ -126,7 +127,7 @@ class GroupActor(SupervisedActor):
             "state": self.record.state.value,
             "phase": self.record.phase.value if self.record.phase else None,
             "outcome": self.record.outcome.value,
-            "legs": {k: v.__dict__ for k, v in self.progress.items()},
+            "legs": {k: asdict(v) for k, v in self.progress.items()},
         }
 
     # ------------------------------------------------------------------ events

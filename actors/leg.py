@@ -8,6 +8,7 @@ keeps doing so for fills that arrive late.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from actors.child_order import ChildOrderActor, child_address, place_message
@@ -109,7 +110,7 @@ class LegActor(SupervisedActor):
                 self._start_child(child, recovering=True)
 
     def describe(self) -> dict[str, Any]:
-        return {"address": self.actor_address, "progress": self._progress().__dict__, **self.record.to_record()}
+        return {"address": self.actor_address, "progress": asdict(self._progress()), **self.record.to_record()}
 
     # ------------------------------------------------------------------ commands from the group
 

@@ -15,6 +15,23 @@ from domain.model import Side
 from runtime.clock import SystemClock
 from runtime.config import Settings
 from runtime.rng import RandomStreams
+from sim.broker import SimBroker
+from sim.exchange import (
+    Exchange,
+    ExchangeConfig,
+    Latency,
+    LatencyConfig,
+    OrderRule,
+    build_universe,
+    default_listings,
+    delay,
+    fill_after,
+    hold,
+    match,
+    partial,
+    reject,
+    unknown_outcome,
+)
 from sim.kite_server.entry import ExchangeFace
 
 LOOPBACK_HOP_S = 0.002
@@ -22,9 +39,7 @@ LOOPBACK_PUSH_S = 0.001
 LOOPBACK_FILL_GAP_S = 0.01
 
 
-def loopback_latency() -> object:
-    from sim.exchange import Latency, LatencyConfig
-
+def loopback_latency() -> LatencyConfig:
     return LatencyConfig(
         order_hop=Latency(mean_s=LOOPBACK_HOP_S),
         push=Latency(mean_s=LOOPBACK_PUSH_S),
@@ -36,15 +51,13 @@ class SimExchangeControl:
     """The exchange's scenario controls as JSON in, JSON out: what `/_sim/rules` and `/_sim/ledger`
     offer a test or drill running the service in another process."""
 
-    def __init__(self, exchange: Any) -> None:
+    def __init__(self, exchange: Exchange) -> None:
         self._exchange = exchange
 
     def add_rule(self, spec: Mapping[str, Any]) -> int:
         """`{"tag_prefix"|"tradingsymbol"|"side"|"nth": ..., "action": "reject", "message": ...,
         "once": true}`; actions: reject(message), hold, partial(quantity), fill_after(seconds),
         unknown_outcome(accepted), delay(seconds)."""
-        from sim.exchange import OrderRule, match
-
         side = spec.get("side")
         order_match = match(
             tradingsymbol=spec.get("tradingsymbol"),
@@ -53,8 +66,7 @@ class SimExchangeControl:
             nth=spec.get("nth"),
         )
         rule = OrderRule(order_match, _action(spec), once=bool(spec.get("once", True)))
-        rule_id: int = self._exchange.add_rule(rule)
-        return rule_id
+        return self._exchange.add_rule(rule)
 
     def clear_rules(self) -> None:
         self._exchange.clear_rules()
@@ -72,8 +84,6 @@ class SimExchangeControl:
 
 
 def _action(spec: Mapping[str, Any]) -> Any:
-    from sim.exchange import delay, fill_after, hold, partial, reject, unknown_outcome
-
     kind = spec.get("action")
     if kind == "reject":
         return reject(str(spec["message"])) if spec.get("message") else reject()
@@ -92,11 +102,8 @@ def _action(spec: Mapping[str, Any]) -> Any:
 
 def sim_exchange(seed: int, settings: Settings) -> ExchangeFace:
     """SimBroker over a fresh Exchange seeded with `seed`, listing the settings' underlyings."""
-    from sim.broker import SimBroker
-    from sim.exchange import Exchange, ExchangeConfig, build_universe, default_listings
-
     clock = SystemClock()
-    config = ExchangeConfig(rules=settings.rules, latency=loopback_latency())  # type: ignore[arg-type]
+    config = ExchangeConfig(rules=settings.rules, latency=loopback_latency())
     spots = {name: model.spot for name, model in config.market.underlyings.items()}
     universe = build_universe(default_listings(settings.underlyings, spots), clock.now())
     exchange = Exchange(clock, RandomStreams(seed), config=config, universe=universe)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import queue
-import threading
+import time
 import urllib.request
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 WAIT_S = 10.0  # every wait in these tests is bounded by this
 HEARTBEAT_S = 0.1  # the test server's heartbeat; the watchdog must see frames well inside its period
@@ -30,7 +33,6 @@ class Recorder:
         self.updates: queue.Queue[Any] = queue.Queue()
         self.ticks: queue.Queue[Any] = queue.Queue()
         self.connections: queue.Queue[bool] = queue.Queue()
-        self.connected = threading.Event()
 
     def on_order_update(self, update: Any) -> None:
         self.updates.put(update)
@@ -45,14 +47,18 @@ class Recorder:
         return self.connections.get(timeout=WAIT_S)
 
     def update_with(self, order_id: str, status: str) -> Any:
-        """Wait until the update of `order_id` reaching `status` arrives; return it."""
-        while True:
-            update = self.updates.get(timeout=WAIT_S)
-            if update.order_id == order_id and update.status == status:
-                return update
+        """The update of `order_id` reaching `status`, skipping others; within WAIT_S in all."""
+        return _first(self.updates, lambda u: u.order_id == order_id and u.status == status)
 
     def tick_at(self, token: int, price: float) -> Any:
-        while True:
-            tick = self.ticks.get(timeout=WAIT_S)
-            if tick.instrument_token == token and abs(tick.last_price - price) < 1e-9:
-                return tick
+        return _first(self.ticks, lambda t: t.instrument_token == token and abs(t.last_price - price) < 1e-9)
+
+
+def _first(source: queue.Queue[T], wanted: Callable[[T], bool]) -> T:
+    """The first queued item that is `wanted`, with one deadline for the whole search: a stream of
+    unwanted items (the market ticks every 0.1 s) must not extend the wait forever."""
+    deadline = time.monotonic() + WAIT_S
+    while True:
+        item = source.get(timeout=max(0.0, deadline - time.monotonic()))
+        if wanted(item):
+            return item

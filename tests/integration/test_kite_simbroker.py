@@ -11,7 +11,7 @@ import pytest
 from kite_support import ACCESS_TOKEN, API_KEY, WAIT_S, Recorder, admin
 
 from brokers.kite import KiteBroker, KitePushChannel
-from brokers.port import BrokerRejected, OrderRequest
+from brokers.port import BrokerRejected, BrokerUnknownOutcome, OrderRequest
 from domain.instruments import Instrument, InstrumentKind, InstrumentUniverse
 from domain.model import OrderType, Side
 from runtime.clock import SystemClock
@@ -169,3 +169,23 @@ def test_dropped_socket_mid_group_then_reconcile(
     assert order.order_id == order_id
     if order.status != "COMPLETE":  # still in flight: the rest arrives on the new socket
         recorder.update_with(order_id, "COMPLETE")
+
+
+def test_exchange_unknown_outcomes_resolve_by_tag(
+    broker: KiteBroker, face: ExchangeFace, sim_server: KiteServerThread
+) -> None:
+    """The exchange's own "timeout after accepting" and "lost on the way" reach the adapter as unknown
+    outcomes; the order book by tag tells them apart."""
+    inst = nifty_call(face, 24_000.0)
+    admin(sim_server.api_root, "/_sim/rules", {"tag_prefix": "uo-kept", "action": "unknown_outcome"})
+    admin(
+        sim_server.api_root,
+        "/_sim/rules",
+        {"tag_prefix": "uo-lost", "action": "unknown_outcome", "accepted": False},
+    )
+    for tag in ("uo-kept", "uo-lost"):
+        with pytest.raises(BrokerUnknownOutcome) as info:
+            broker.place_order(request(inst, tag, Side.BUY))
+        assert info.value.code == 504
+    assert len(broker.order_by_tag("uo-kept")) == 1  # placed: never send it again
+    assert broker.order_by_tag("uo-lost") == []  # never placed: safe to send afresh

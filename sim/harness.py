@@ -1,0 +1,166 @@
+"""The simulator harness: the real actor system on the deterministic runtime, against the simulated
+exchange, over real LMDB files.
+
+A process crash drops every actor and everything in memory (directory, ids, the broker session) and
+runs the real startup path again over the same data directory; the exchange, which in reality is
+another process, keeps running.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from actors.messages import GroupAccepted
+from actors.system import System, start_system
+from domain.plan import GroupRecord
+from runtime.config import Settings, StorageConfig
+from runtime.faults import FaultPlan, NoFaults
+from runtime.ids import IdGen
+from sim.broker import SimBroker
+from sim.exchange import Exchange
+from sim.exchange.config import ExchangeConfig
+from sim.runtime import ProcessCrashed, SimRuntime
+from storage import keys
+from storage.env import close_env, open_env
+from storage.store import Store
+from supervision.context import ActorContext
+from supervision.directory import Directory
+from supervision.messages import Describe
+
+
+def is_exchange_timer(timer: Any) -> bool:
+    """Timers the exchange armed: they belong to the other process and survive our crash."""
+    return str(getattr(timer.fn, "__module__", "")).startswith("sim.exchange")
+
+
+@dataclass
+class HarnessOptions:
+    settings: Settings = field(default_factory=Settings)
+    exchange: ExchangeConfig = field(default_factory=ExchangeConfig)
+    universe: Any = None
+    map_size: int = 1 << 28
+
+
+class Harness:
+    def __init__(
+        self,
+        seed: int,
+        data_dir: str | Path | None = None,
+        *,
+        options: HarnessOptions | None = None,
+        faults: Callable[[Harness], FaultPlan] | None = None,
+    ) -> None:
+        self.seed = seed
+        self.options = options or HarnessOptions()
+        self._own_dir = data_dir is None
+        self.data_dir = Path(data_dir) if data_dir is not None else Path(tempfile.mkdtemp(prefix="legguard-sim-"))
+        self.runtime = SimRuntime(seed)
+        self.exchange = Exchange(
+            self.runtime.clock,
+            self.runtime.rng,
+            config=self.options.exchange,
+            universe=self.options.universe,
+            trace=self.runtime.trace,
+        )
+        self.env = open_env(StorageConfig(path=str(self.data_dir), map_size=self.options.map_size))
+        self.store = Store(self.env)
+        self._fault_factory = faults
+        self.process_crashes = 0
+        self.broker: SimBroker | None = None
+        self.system: System | None = None
+        self.ctx: ActorContext | None = None
+        self.boot()
+
+    # ------------------------------------------------------------------ process lifecycle
+
+    def boot(self) -> None:
+        """The real startup path: a new boot number, directory, broker session and supervision tree."""
+        self.broker = SimBroker(self.exchange)
+        faults = self._fault_factory(self) if self._fault_factory else NoFaults()
+        self.ctx = ActorContext(
+            runtime=self.runtime,
+            settings=self.options.settings,
+            directory=Directory(),
+            ids=IdGen(self.store.next_boot()),
+            store=self.store,
+            universe=self.exchange.universe,
+            faults=faults,
+            extras={"broker": self.broker, "group_watchers": ("risk",)},
+        )
+        self.system = start_system(self.ctx)
+
+    def crash(self) -> None:
+        """kill -9 of the legguard process: the exchange and the disk stay."""
+        self.process_crashes += 1
+        if self.broker is not None:
+            self.broker.close()
+        self.runtime.crash(keep_timers=is_exchange_timer)
+        self.boot()
+
+    def close(self) -> None:
+        try:
+            self.runtime.shutdown(timeout=30.0)
+        finally:
+            close_env(self.env)
+            if self._own_dir:
+                shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    # ------------------------------------------------------------------ driving
+
+    def run_until(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        """Run until `predicate` holds; a process crash raised by a fault point reboots and goes on."""
+        deadline = self.runtime.clock.monotonic() + timeout
+        while True:
+            remaining = deadline - self.runtime.clock.monotonic()
+            if remaining <= 0:
+                return predicate()
+            try:
+                return self.runtime.run_until(predicate, timeout=remaining)
+            except ProcessCrashed:
+                self.crash()
+
+    def wait_recovered(self, timeout: float = 120.0) -> bool:
+        return self.run_until(self.recovered, timeout)
+
+    def recovered(self) -> bool:
+        state = self.describe("risk")
+        return bool(state) and not state["recovering"] and not state.get("broker_reconciling", False)
+
+    def describe(self, address: str) -> Any:
+        assert self.ctx is not None
+        ref = self.ctx.directory.lookup(address)
+        if ref is None:
+            return None
+        future = ref.ask(Describe(), block=False)
+        try:
+            return self.runtime.wait(future, 5.0)
+        except ProcessCrashed:
+            self.crash()
+            return None
+
+    def submit(self, payload: dict[str, Any], timeout: float = 30.0) -> GroupAccepted:
+        """Submit through the gate and wait (virtual time) for the answer; raises Denied."""
+        while True:
+            assert self.system is not None
+            future = self.system.submit(payload)
+            try:
+                return self.runtime.wait(future, timeout)  # type: ignore[no-any-return]
+            except ProcessCrashed:
+                self.crash()
+                self.wait_recovered()
+
+    def group(self, group_id: str) -> GroupRecord | None:
+        found = self.store.snapshot(keys.group_key(group_id))
+        return GroupRecord.from_record(found[1]) if found else None
+
+    def settled(self, group_id: str) -> bool:
+        record = self.group(group_id)
+        return record is not None and record.settled
+
+    def run_until_settled(self, group_ids: list[str], timeout: float = 600.0) -> bool:
+        return self.run_until(lambda: all(self.settled(g) for g in group_ids), timeout)
