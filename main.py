@@ -25,6 +25,39 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-json", action="store_true", default=None, help="JSON log lines on stderr")
 
 
+def cmd_sim(args: argparse.Namespace) -> int:
+    import json
+
+    from sim.scenarios import SCENARIOS, run_scenario
+
+    if args.list:
+        print("\n".join(sorted(SCENARIOS)))
+        return 0
+    if args.scenario not in SCENARIOS:
+        print(f"unknown scenario {args.scenario!r}; known: {', '.join(sorted(SCENARIOS))}", file=sys.stderr)
+        return 2
+    result = run_scenario(args.scenario, args.seed).as_dict()
+    if args.json:
+        print(json.dumps(result, sort_keys=False))
+    else:
+        _print_scenario(result)
+    return 0 if not result["violations"] else 1
+
+
+def _print_scenario(result: dict[str, object]) -> None:
+    print(f"scenario {result['scenario']} seed {result['seed']}: {result['final_state']} ({result['outcome']})")
+    for leg in result["legs"]:  # type: ignore[attr-defined]
+        print(
+            f"  {leg['side']:4} {leg['symbol']:22} {leg['role']:10} intended {leg['intended']:>6} "
+            f"filled {leg['filled']:>6} reversed {leg['reversed']:>6}"
+        )
+    print(f"  net position (exchange ledger): {result['net_position']}")
+    print(f"  orders sent {result['orders_sent']}, duplicates {result['duplicate_orders']}, "
+          f"max unhedged {result['max_unhedged_ms']} ms")
+    print(f"  violations: {result['violations'] or 'none'}")
+    print(f"  trace hash {result['trace_hash']}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="legguard",
@@ -46,7 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, default=1)
     sim.add_argument("--json", action="store_true", help="print one JSON object")
     sim.add_argument("--list", action="store_true", help="list the scenarios")
-    sim.set_defaults(func=_not_built("sim", "scenarios land with issues 3 and 4"))
+    sim.add_argument("--log-level", default="WARNING")
+    sim.set_defaults(func=cmd_sim)
 
     drill = sub.add_parser("drill", help="fault-injection drills: kill actors and processes, check invariants")
     _add_common(drill)
@@ -73,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from runtime.logs import configure_logging
 
-    configure_logging(json=args.log_json)
+    configure_logging(json=args.log_json, level=getattr(args, "log_level", "INFO"))
     result: int = args.func(args)
     return result
 

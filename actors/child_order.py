@@ -23,6 +23,7 @@ from actors.messages import (
     LookupTag,
     OrderSent,
     PlaceOrder,
+    RequestProgress,
     Route,
     SendRejected,
     SendUnknown,
@@ -187,6 +188,10 @@ class ChildOrderActor(SupervisedActor):
         self.cancel_wanted = True
         if self.child.order_id is not None and self.child.state is not ChildState.CANCEL_REQUESTED:
             self._request_cancel()
+
+    @handles(RequestProgress)
+    def on_request_progress(self, _message: RequestProgress) -> None:
+        self._report()
 
     @handles(CheckChild)
     def on_check(self, message: CheckChild) -> None:

@@ -163,6 +163,8 @@ class GroupActor(SupervisedActor):
         if phase is Phase.DONE:
             self._complete()
             return
+        if self.ctx.faults.process_crash_due(f"group.begin_phase.{phase.value}"):
+            return
         now = self.ctx.clock.now()
         state = GroupState.SUBMITTED if self.record.state in (GroupState.VALIDATED, GroupState.RECOVERING) else self.record.state
         self.record = self.record.moved_to(state, phase=phase, phase_started_at=now)

@@ -81,6 +81,7 @@ class LegActor(SupervisedActor):
         self.reissue_generation = 0
         self.reissue_armed = False
         self.last_report: LegProgress | None = None
+        self.last_reconciled = True
         self.log = self.log.bind(group_id=group_id, leg_id=spec.leg_id)
 
     # ------------------------------------------------------------------ start / rehydrate
@@ -93,6 +94,8 @@ class LegActor(SupervisedActor):
             writer.ask(Barrier(), timeout=self.ctx.settings.execution.writer_barrier_timeout_s)
         stored = self.ctx.store.snapshot(keys.leg_key(self.group_id, self.spec.leg_id))
         if stored is None:
+            # Never entered before the crash: nothing to reconcile.
+            self._report(force=True)
             return
         self.record = LegRecord.from_record(stored[1])
         for child_id in self.record.child_ids:
@@ -108,6 +111,7 @@ class LegActor(SupervisedActor):
                 self.tell(address, RequestProgress())
             else:
                 self._start_child(child, recovering=True)
+        self._report(force=True)
 
     def describe(self) -> dict[str, Any]:
         return {"address": self.actor_address, "progress": asdict(self._progress()), **self.record.to_record()}
@@ -311,6 +315,8 @@ class LegActor(SupervisedActor):
         if progress.state is not self.record.state:
             self.record = self._with(state=apply_leg(self.record.state, progress.state))
             self._persist()
-        if force or progress != self.last_report:
+        reconciled = not self.awaiting
+        if force or progress != self.last_report or reconciled != self.last_reconciled:
             self.last_report = progress
-            self.tell(self.group_address, LegReport(progress, reconciled=not self.awaiting))
+            self.last_reconciled = reconciled
+            self.tell(self.group_address, LegReport(progress, reconciled=reconciled))

@@ -33,6 +33,20 @@ from supervision.directory import Directory
 from supervision.messages import Describe
 
 
+class CheckingBroker(SimBroker):
+    """SimBroker that checks invariant 4 at the moment of sending: the intent must already be durable."""
+
+    def __init__(self, exchange: Exchange, store: Store, violations: list[str]) -> None:
+        super().__init__(exchange)
+        self._store = store
+        self._violations = violations
+
+    def place_order(self, request: Any) -> str:
+        if self._store.intent(request.tag) is None:
+            self._violations.append(f"I4 tag {request.tag} sent before its intent was durable")
+        return super().place_order(request)
+
+
 def is_exchange_timer(timer: Any) -> bool:
     """Timers the exchange armed: they belong to the other process and survive our crash."""
     return str(getattr(timer.fn, "__module__", "")).startswith("sim.exchange")
@@ -71,6 +85,7 @@ class Harness:
         self.store = Store(self.env)
         self._fault_factory = faults
         self.process_crashes = 0
+        self.violations: list[str] = []
         self.broker: SimBroker | None = None
         self.system: System | None = None
         self.ctx: ActorContext | None = None
@@ -80,7 +95,7 @@ class Harness:
 
     def boot(self) -> None:
         """The real startup path: a new boot number, directory, broker session and supervision tree."""
-        self.broker = SimBroker(self.exchange)
+        self.broker = CheckingBroker(self.exchange, self.store, self.violations)
         faults = self._fault_factory(self) if self._fault_factory else NoFaults()
         self.ctx = ActorContext(
             runtime=self.runtime,

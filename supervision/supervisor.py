@@ -221,10 +221,11 @@ class Supervisor(SupervisedActor):
             # Hold messages while it is down; a restart delivers them, a forget dead-letters them.
             self.ctx.directory.reserve(address)
             try:
-                stopped = child.ref.stop(block=True, timeout=child.spec.shutdown_timeout_s)
+                child.ref.stop(block=True, timeout=child.spec.shutdown_timeout_s)
             except pykka.Timeout:
-                stopped = False
-            if not stopped:
+                pass
+            # stop() answers False both for a timeout and for an actor that was already gone.
+            if child.ref.is_alive():
                 self.log.error("child_shutdown_timeout", child=address)
 
     def _forget(self, address: str) -> None:

@@ -93,7 +93,11 @@ class OrderFlow:
     def _hop(self, order: BookOrder, fn: Callable[..., None], *args: Any) -> None:
         extra = self._actions.get(order.order_id)
         delay = self._config.latency.order_hop.draw(self._hop_rng)
-        self._after(delay + (extra.seconds if isinstance(extra, Delay) else 0.0), fn, order, *args)
+        if isinstance(extra, Delay):
+            delay += extra.seconds
+        elif isinstance(extra, Reject):
+            delay += extra.after_s
+        self._after(delay, fn, order, *args)
 
     def _locked(self, fn: Callable[..., None], *args: Any) -> None:
         with self._lock:

@@ -42,17 +42,18 @@ class OrderMatch:
 def match(
     *,
     tradingsymbol: str | None = None,
-    side: Side | None = None,
+    side: Side | str | None = None,
     tag_prefix: str | None = None,
     account: str | None = None,
     nth: int | None = None,
 ) -> OrderMatch:
-    return OrderMatch(tradingsymbol, side, tag_prefix, account, nth)
+    return OrderMatch(tradingsymbol, Side(side) if side is not None else None, tag_prefix, account, nth)
 
 
 @dataclass(frozen=True, slots=True)
 class Reject:
     message: str
+    after_s: float = 0.0  # a late rejection (the documents' leg 2: rejected after leg 1 filled)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,8 +92,8 @@ class Delay:
 RuleAction = Union[Reject, Hold, Partial, FillAfter, UnknownOutcomeAction, Delay]  # noqa: UP007
 
 
-def reject(message: str = "RMS:Rule: order rejected by scenario") -> Reject:
-    return Reject(message)
+def reject(message: str = "RMS:Rule: order rejected by scenario", *, after_s: float = 0.0) -> Reject:
+    return Reject(message, after_s)
 
 
 def hold() -> Hold:
