@@ -159,7 +159,9 @@ class ChildOrderActor(SupervisedActor):
         if self.child.state in (ChildState.UNKNOWN, ChildState.PENDING, ChildState.SENDING):
             lookups = self.child.lookups + 1
             execution = self.ctx.settings.execution
-            if lookups >= execution.unknown_max_lookups:
+            never_acknowledged = self.child.state in (ChildState.PENDING, ChildState.SENDING)
+            limit = execution.recovery_max_lookups if never_acknowledged else execution.unknown_max_lookups
+            if lookups >= limit:
                 self.log.warning("order_not_found_lost", lookups=lookups)
                 self._change(mark_child(self.child, ChildState.LOST, lookups=lookups))
             else:

@@ -63,7 +63,7 @@ class WriterActor(SupervisedActor):
             return
         if message.future is not None:
             message.future.set(result)
-        if message.then and self.ctx.faults.process_crash_due("writer.after_commit"):
+        if self.ctx.faults.process_crash_due("writer.after_commit"):
             # Simulation: the process dies here, durable but before anything it causes has happened
             # (the hardest point to recover from). The runtime stops scheduling; nothing is delivered.
             return

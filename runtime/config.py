@@ -51,6 +51,9 @@ class ExecutionConfig:
     emergency_lane_per_second: int = 3
     unknown_lookup_delay_s: float = 0.5
     unknown_max_lookups: int = 6
+    # After a restart, an intent the broker's book does not show after this many lookups was never
+    # sent (a send is synchronous: what the broker took is in its book by now).
+    recovery_max_lookups: int = 2
     # What recovery does with a group that was partly filled when the process died:
     # "reverse" flattens it, "resume" finishes it when its protection is in place.
     recovery_policy: str = "reverse"

@@ -83,6 +83,23 @@ def result(name: str, h: Harness, group_id: str, **extra: Any) -> ScenarioResult
                          "intended": spec.quantity, "filled": filled, "reversed": reversed_qty,
                          "children": len([c for c in mine if c.purpose is ChildPurpose.ENTRY])})
     orders = [o for tag_orders in facts.orders_by_tag.values() for o in tag_orders]
+    by_tag = {c.tag: c for c in facts.children}
+    extra.setdefault("orders", [
+        {
+            "tag": o.tag,
+            "leg": by_tag[o.tag].leg_id if o.tag in by_tag else "ESC",
+            "purpose": by_tag[o.tag].purpose.value if o.tag in by_tag else "reversal",
+            "side": o.transaction_type,
+            "quantity": o.quantity,
+            "filled": o.filled_quantity,
+            "status": o.status,
+            "average_price": o.average_price,
+            "cancel_requested": any(
+                u.status == "CANCEL PENDING" for u in h.exchange.order_history(h.broker.account, o.order_id)
+            ),
+        }
+        for o in orders
+    ])
     return ScenarioResult(
         scenario=name,
         seed=h.seed,

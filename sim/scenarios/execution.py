@@ -52,10 +52,12 @@ def _run(name: str, h: Harness, payload: dict[str, Any], **extra: Any) -> Scenar
         h.close()
 
 
-def iron_condor(seed: int, **options: Any) -> ScenarioResult:
-    h = Harness(seed, options=_options(**options))
+def iron_condor(seed: int, *, faults: Any = None, **options: Any) -> ScenarioResult:
+    """A NIFTY iron condor: wings first, then shorts. `faults(harness)` may inject crashes."""
+    h = Harness(seed, options=_options(**options), faults=faults)
     payload, symbols = _condor(h)
     out = _run("iron-condor", h, payload)
+    out.extra["process_crashes"] = h.process_crashes
     out.extra["protection_filled_before_risk_sent"] = _hedge_first(h, symbols[:2], symbols[2:])
     if not out.extra["protection_filled_before_risk_sent"]:
         out.violations.append("hedge-first: a risk leg was sent before every protection leg filled")
@@ -65,11 +67,20 @@ def iron_condor(seed: int, **options: Any) -> ScenarioResult:
 def _hedge_first(h: Harness, protection: list[str], risk: list[str]) -> bool:
     """From the exchange's ledger: the last protection fill precedes the first risk order's arrival."""
     orders = list(h.exchange.ledger.iter_orders())
+    # Entries only: protection entries buy, risk entries sell (reversals go the other way, later).
     last_protection_fill = max(
-        (f.ts for o in orders if o.request.tradingsymbol in protection for f in h.exchange.fills(o.order_id)),
+        (
+            f.ts
+            for o in orders
+            if o.request.tradingsymbol in protection and o.request.side.value == "BUY"
+            for f in h.exchange.fills(o.order_id)
+        ),
         default=None,
     )
-    first_risk_sent = min((o.placed_at for o in orders if o.request.tradingsymbol in risk), default=None)
+    first_risk_sent = min(
+        (o.placed_at for o in orders if o.request.tradingsymbol in risk and o.request.side.value == "SELL"),
+        default=None,
+    )
     if first_risk_sent is None:
         return True
     return last_protection_fill is not None and last_protection_fill <= first_risk_sent
@@ -123,7 +134,7 @@ def freeze_split_child_reject(seed: int, **options: Any) -> ScenarioResult:
     universe = build_universe(listings, start)
     h = Harness(seed, options=_options(universe=universe, **options))
     short_call = option_symbol(h, "SCEN", 2, "CE")
-    h.exchange.add_rule(OrderRule(match(tradingsymbol=short_call, side="SELL", nth=3), reject("RMS: child rejected"), once=True))
+    h.exchange.add_rule(OrderRule(match(tradingsymbol=short_call, side="SELL", nth=3), reject("RMS: child rejected", after_s=0.5), once=True))
     h.exchange.add_rule(OrderRule(match(tradingsymbol=short_call, side="SELL", nth=4), hold(), once=True))
     payload = group_payload("SCEN", [leg(short_call, "SELL", 100, "risk", marketable_limit(h, short_call, "SELL"))], "freeze")
     return _run("freeze-split-child-reject", h, payload)
