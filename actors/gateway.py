@@ -38,19 +38,24 @@ from supervision.base import SupervisedActor, handles
 
 
 class _Listener:
-    """Receives the broker's pushes on the broker's own thread and hands them to the gateway actor."""
+    """Receives the broker's pushes on the broker's own thread and hands them to the gateway.
 
-    def __init__(self, gateway_ref: Any) -> None:
-        self._ref = gateway_ref
+    Through the directory, not a ref: pushes that arrive while the gateway restarts are held for
+    its successor instead of being lost with the dead instance.
+    """
+
+    def __init__(self, directory: Any, address: str) -> None:
+        self._directory = directory
+        self._address = address
 
     def on_order_update(self, update: OrderUpdate) -> None:
-        self._ref.tell(BrokerOrderUpdate(update))
+        self._directory.tell(self._address, BrokerOrderUpdate(update))
 
     def on_tick(self, tick: Tick) -> None:
-        self._ref.tell(BrokerTick(tick))
+        self._directory.tell(self._address, BrokerTick(tick))
 
     def on_connection(self, connected: bool) -> None:
-        self._ref.tell(BrokerConnection(connected))
+        self._directory.tell(self._address, BrokerConnection(connected))
 
 
 class GatewayActor(SupervisedActor):
@@ -75,7 +80,23 @@ class GatewayActor(SupervisedActor):
         self.unrouted: OrderedDict[str, OrderUpdate] = OrderedDict()
         self.sent = 0
         self.probe = self.ctx.extras.get("probe")
-        self.broker.subscribe(_Listener(self.actor_ref))
+        self._rebuild_routes()
+        self.broker.subscribe(_Listener(self.ctx.directory, self.actor_address))
+        if self.restarted:
+            # Updates in the dead instance's inbox are gone: replay the book to their owners.
+            self.tell_self(BrokerConnection(True))
+
+    def _rebuild_routes(self) -> None:
+        """Routes of every intent of a group that is not settled, from the store (after a restart
+        the in-memory table is gone, and updates must still reach their owners)."""
+        recovery = self.ctx.store.load_recovery()
+        for group in recovery.groups:
+            for intent in group.intents:
+                child_id = intent.body.get("child_id")
+                if intent.body.get("leg_id") == "ESC":
+                    self.routes[intent.tag] = "escalation"
+                elif child_id:
+                    self.routes[intent.tag] = f"child/{group.group_id}/{child_id}"
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -130,7 +130,9 @@ def build_chain(
 ) -> list[Instrument]:
     """Option chains around `spot` for each expiry, plus a future per monthly expiry.
 
-    Pure: the caller supplies the expiries (from the trading calendar) and the token range.
+    Pure: the caller supplies the expiries (from the trading calendar) and the first exchange token.
+    Instrument tokens are shaped like Kite's: the exchange token shifted left by 8 bits with the NFO
+    segment (2) in the low byte, which is what KiteTicker reads to scale a tick's price.
     """
     atm = round(spot / spec.strike_step) * spec.strike_step
     out: list[Instrument] = []
@@ -142,7 +144,7 @@ def build_chain(
             for kind in (InstrumentKind.CE, InstrumentKind.PE):
                 out.append(
                     Instrument(
-                        instrument_token=token,
+                        instrument_token=kite_token(token),
                         exchange=spec.exchange,
                         tradingsymbol=tradingsymbol(spec.name, expiry, kind, strike, monthly=monthly),
                         underlying=spec.name,
@@ -158,7 +160,7 @@ def build_chain(
         if monthly:
             out.append(
                 Instrument(
-                    instrument_token=token,
+                    instrument_token=kite_token(token),
                     exchange=spec.exchange,
                     tradingsymbol=tradingsymbol(spec.name, expiry, InstrumentKind.FUT, 0.0, monthly=True),
                     underlying=spec.name,
@@ -172,6 +174,13 @@ def build_chain(
             )
             token += 1
     return out
+
+
+NFO_SEGMENT = 2
+
+
+def kite_token(exchange_token: int, segment: int = NFO_SEGMENT) -> int:
+    return (exchange_token << 8) | segment
 
 
 def weekly_expiries(today: dt.date, *, weekday: int, count: int) -> list[dt.date]:

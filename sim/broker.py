@@ -131,7 +131,11 @@ class SimBroker:
         return self._call(lambda: self.exchange.ltp(known))
 
     def subscribe(self, listener: BrokerListener, tokens: Sequence[int] = ()) -> None:
-        self._listeners.append(listener)
+        # One push channel per session, as on Kite: a new listener (a restarted gateway) replaces
+        # the old one instead of both receiving.
+        for old in self._listeners:
+            self.exchange.unsubscribe(old)
+        self._listeners = [listener]
         self.exchange.subscribe(self.account, listener, tokens)
 
     def subscribe_ticks(self, tokens: Sequence[int]) -> None:

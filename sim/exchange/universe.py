@@ -71,7 +71,7 @@ def build_universe(listings: Iterable[Listing], now_epoch: float) -> InstrumentU
             spot=listing.spot,
             expiries=expiries,
             strikes_each_side=listing.strikes_each_side,
-            first_token=number * 10_000_000 + 1,
+            first_token=number * 100_000 + 1,
         )
     return InstrumentUniverse(instruments)
 
