@@ -14,7 +14,7 @@ $(STAMP): setup.cfg pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/legguard run
+	$(BIN)/legguard serve --data-dir var/legguard
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

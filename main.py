@@ -58,6 +58,96 @@ def _print_scenario(result: dict[str, object]) -> None:
     print(f"  trace hash {result['trace_hash']}")
 
 
+def _settings(args: argparse.Namespace) -> object:
+    from runtime.config import load_settings
+
+    return load_settings(args.config)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    import uvicorn
+
+    from api.app import create_app
+    from api.service import Service, build_broker
+    from runtime.clock import SystemClock
+
+    settings = _settings(args)
+    kite = settings.kite  # type: ignore[attr-defined]
+    kite = dataclasses.replace(
+        kite,
+        api_root=args.api_root or kite.api_root,
+        ws_root=args.ws_root or kite.ws_root,
+        api_key=args.api_key if args.api_key is not None else kite.api_key,
+        access_token=args.access_token if args.access_token is not None else kite.access_token,
+    )
+    settings = settings.replace(broker=args.broker, kite=kite)  # type: ignore[attr-defined]
+    clock = SystemClock()
+    choice = build_broker(settings, clock, seed=args.seed)
+    service = Service(settings, broker=choice.broker, universe=choice.universe, data_dir=args.data_dir, clock=clock)
+    app = create_app(service, token=args.token)
+    config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    server = uvicorn.Server(config)
+    if args.ready_file:
+        _announce_when_started(server, args.ready_file)
+    try:
+        server.run()
+    finally:
+        service.close()
+        if choice.close is not None:
+            choice.close()
+    return 0
+
+
+def _announce_when_started(server: object, path: str) -> None:
+    import threading
+
+    def announce() -> None:
+        import pathlib
+
+        while not getattr(server, "started", False):
+            if getattr(server, "should_exit", False):
+                return
+            threading.Event().wait(0.01)
+        sockets = [s for srv in getattr(server, "servers", []) for s in srv.sockets]
+        port = sockets[0].getsockname()[1] if sockets else 0
+        pathlib.Path(path).write_text(str(port))
+
+    threading.Thread(target=announce, name="ready-file", daemon=True).start()
+
+
+def cmd_sim_exchange(args: argparse.Namespace) -> int:
+    from sim.kite_server import READY_LINE, run_sim_exchange
+
+    return run_sim_exchange(
+        args.port,
+        seed=args.seed,
+        api_key=args.api_key,
+        access_token=args.access_token,
+        settings=_settings(args),  # type: ignore[arg-type]
+        ready=lambda port: print(READY_LINE.format(port=port), flush=True),
+    )
+
+
+def cmd_drill(args: argparse.Namespace) -> int:
+    try:
+        from sim.drill.cli import run_drill
+    except ImportError as exc:
+        print(f"legguard drill: not available ({exc})", file=sys.stderr)
+        return NOT_BUILT_EXIT
+    return run_drill(args)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    try:
+        from bench.cli import run_bench
+    except ImportError as exc:
+        print(f"legguard bench: not available ({exc})", file=sys.stderr)
+        return NOT_BUILT_EXIT
+    return run_bench(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="legguard",
@@ -71,7 +161,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--data-dir", default="var/legguard")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8740)
-    serve.set_defaults(func=_not_built("serve", "the service lands after the supervised actors, issue 4"))
+    serve.add_argument("--token", default="", help="API token required from non-loopback clients")
+    serve.add_argument("--api-root", help="Kite REST root (e.g. http://127.0.0.1:8750 for sim-exchange)")
+    serve.add_argument("--ws-root", help="Kite WebSocket root (e.g. ws://127.0.0.1:8750/ws)")
+    serve.add_argument("--api-key", default=None)
+    serve.add_argument("--access-token", default=None)
+    serve.add_argument("--seed", type=int, default=1, help="seed of the embedded simulated exchange")
+    serve.add_argument("--ready-file", help="write the bound API port here once serving (for drills)")
+    serve.set_defaults(func=cmd_serve)
 
     sim = sub.add_parser("sim", help="run a scenario on the deterministic runtime against the simulated exchange")
     _add_common(sim)
@@ -85,7 +182,13 @@ def build_parser() -> argparse.ArgumentParser:
     drill = sub.add_parser("drill", help="fault-injection drills: kill actors and processes, check invariants")
     _add_common(drill)
     drill.add_argument("--seeds", type=int, default=100)
-    drill.set_defaults(func=_not_built("drill", "drills land after issue 4"))
+    drill.add_argument("--first-seed", type=int, default=1)
+    drill.add_argument("--process", action="store_true", help="real SIGKILL drills of the service process")
+    drill.add_argument("--kills", type=int, default=20, help="SIGKILLs (with --process)")
+    drill.add_argument("--actor-kills", type=int, default=0, help="actor kills in a running service")
+    drill.add_argument("--json", action="store_true")
+    drill.add_argument("--log-level", default="CRITICAL")
+    drill.set_defaults(func=cmd_drill)
 
     exch = sub.add_parser("sim-exchange", help="serve the simulated exchange over the Kite protocol on loopback")
     _add_common(exch)
@@ -93,13 +196,14 @@ def build_parser() -> argparse.ArgumentParser:
     exch.add_argument("--seed", type=int, default=1)
     exch.add_argument("--api-key")
     exch.add_argument("--access-token")
-    exch.set_defaults(func=_not_built("sim-exchange", "issue 6"))
+    exch.set_defaults(func=cmd_sim_exchange)
 
     bench = sub.add_parser("bench", help="benchmarks against the floor measured in the same run")
     _add_common(bench)
     bench.add_argument("--json", action="store_true")
     bench.add_argument("--quick", action="store_true")
-    bench.set_defaults(func=_not_built("bench", "issue 7"))
+    bench.add_argument("--log-level", default="CRITICAL")
+    bench.set_defaults(func=cmd_bench)
     return parser
 
 

@@ -279,6 +279,14 @@ class StartGroup:
 
 
 @dataclass(frozen=True)
+class KillSwitch:
+    """Engage (HALTED: cancel everything working, flatten, refuse new risk) or release."""
+
+    engaged: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True)
 class EscalateGroup:
     group_id: str
     reason: str

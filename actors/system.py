@@ -56,6 +56,15 @@ class System:
         self.ctx.directory.tell("risk", SubmitGroup(payload, future=future))
         return future
 
+    def ask(self, address: str, message: Any) -> Any:
+        """A future for `message` asked of the actor at `address` (fails if none is there)."""
+        ref = self.ctx.directory.lookup(address)
+        if ref is None:
+            future = new_future(self.ctx.runtime)
+            future.set_exception((LookupError, LookupError(f"no actor at {address}"), None))
+            return future
+        return ref.ask(message, block=False)
+
     def describe(self, address: str, timeout: float = 5.0) -> Any:
         ref = self.ctx.directory.lookup(address)
         if ref is None:

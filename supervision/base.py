@@ -20,7 +20,8 @@ import structlog
 from greenlet import GreenletExit
 
 from supervision.context import ActorContext
-from supervision.messages import ChildExited, ChildFailed, Describe
+from runtime.faults import InjectedCrash
+from supervision.messages import ChildExited, ChildFailed, Describe, Poison
 
 M = TypeVar("M")
 
@@ -101,6 +102,8 @@ class SupervisedActor(pykka.Actor):
         if name is None:
             if isinstance(message, Describe):
                 return self.describe()
+            if isinstance(message, Poison):
+                raise InjectedCrash(f"poison: {message.reason}")
             self.log.warning("unhandled_message", message_type=type(message).__name__)
             return None
         try:

@@ -92,3 +92,10 @@ class ChildInfo:
 @dataclass(frozen=True)
 class Describe:
     """Ask any actor for a summary of its state (introspection)."""
+
+
+@dataclass(frozen=True)
+class Poison:
+    """Fault injection: the receiving actor fails as if its handler had raised (drills, tests)."""
+
+    reason: str = "poisoned"

@@ -1,0 +1,153 @@
+"""The service: one process, one broker account, the actor system on threads, LMDB in a directory.
+
+This is the façade the HTTP API and the process drills talk to. `build_broker` picks the broker:
+the simulated exchange in-process on the real clock (the embedded default), or Kite (or the Kite
+protocol served by `legguard sim-exchange`) through the official client.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import pykka
+
+from actors.messages import FailGroup, GroupAccepted
+from actors.system import System, start_system
+from domain.errors import Denied
+from domain.instruments import InstrumentUniverse
+from runtime.actors import ThreadRuntime
+from runtime.clock import SystemClock
+from runtime.config import Settings, StorageConfig
+from runtime.faults import FaultPlan, NoFaults
+from runtime.ids import IdGen
+from storage.env import close_env, open_env
+from storage.store import Store
+from supervision.context import ActorContext
+from supervision.directory import Directory
+from supervision.messages import WhichChildren
+
+
+@dataclass
+class BrokerChoice:
+    broker: Any
+    universe: InstrumentUniverse
+    close: Any = None
+
+
+def build_broker(settings: Settings, clock: SystemClock, *, seed: int = 1) -> BrokerChoice:
+    if settings.broker == "kite":
+        from brokers.kite import KiteBroker, KitePushChannel
+
+        push = KitePushChannel(settings.kite, clock=clock)
+        broker = KiteBroker(settings.kite, rules=settings.rules, clock=clock, push=push)
+        freeze = {u.name: u.freeze_quantity for u in settings.underlyings}
+        universe = InstrumentUniverse(broker.instruments(freeze))
+        return BrokerChoice(broker, universe, broker.close)
+    from runtime.rng import RandomStreams
+    from sim.broker import SimBroker
+    from sim.exchange import Exchange
+    from sim.exchange.config import ExchangeConfig
+
+    exchange = Exchange(clock, RandomStreams(seed), config=ExchangeConfig(rules=settings.rules))
+    return BrokerChoice(SimBroker(exchange), exchange.universe, exchange.close)
+
+
+class Service:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        broker: Any,
+        universe: InstrumentUniverse,
+        data_dir: str,
+        clock: SystemClock | None = None,
+        faults: FaultPlan | None = None,
+        map_size: int | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.runtime = ThreadRuntime(clock=self.clock)
+        storage = StorageConfig(path=data_dir, map_size=map_size or settings.storage.map_size)
+        self.env = open_env(storage)
+        self.store = Store(self.env)
+        self.boot = self.store.next_boot()
+        self.ctx = ActorContext(
+            runtime=self.runtime,
+            settings=settings,
+            directory=Directory(),
+            ids=IdGen(self.boot),
+            store=self.store,
+            universe=universe,
+            faults=faults or NoFaults(),
+            extras={"broker": broker, "group_watchers": ("risk",)},
+        )
+        self.system: System = start_system(self.ctx)
+        self._closed = threading.Event()
+
+    # ------------------------------------------------------------------ what the API calls
+
+    def submit_and_wait(self, payload: Any, timeout: float) -> GroupAccepted:
+        future = self.system.submit(payload)
+        try:
+            accepted: GroupAccepted = future.get(timeout=timeout)
+        except Denied:
+            raise
+        return accepted
+
+    def cancel(self, group_id: str, reason: str) -> None:
+        self.ctx.directory.tell(f"group/{group_id}", FailGroup(reason))
+
+    def kill_switch(self, engaged: bool, reason: str) -> dict[str, Any]:
+        from actors.messages import KillSwitch
+
+        future = self.system.ask("risk", KillSwitch(engaged, reason))
+        return dict(future.get(timeout=10.0))
+
+    def health(self) -> dict[str, Any]:
+        risk = self.system.describe("risk") or {}
+        return {
+            "boot": self.boot,
+            "recovering": bool(risk.get("recovering")),
+            "trading_state": risk.get("trading_state"),
+            "open_groups": risk.get("open_groups"),
+        }
+
+    def tree(self, address: str = "root") -> dict[str, Any]:
+        ref = self.ctx.directory.lookup(address)
+        if ref is None:
+            return {"address": address, "alive": False}
+        node: dict[str, Any] = {"address": address, "alive": True}
+        try:
+            children = ref.ask(WhichChildren(), timeout=5.0)
+        except (pykka.Timeout, pykka.ActorDeadError):
+            return node
+        if isinstance(children, list):
+            node["children"] = [
+                {"restarts": c.restarts, "restart": c.restart.value, "class": c.actor_class,
+                 **(self.tree(c.address) if c.is_supervisor else {"address": c.address, "alive": c.alive})}
+                for c in children
+            ]
+        return node
+
+    def wait_recovered(self, timeout: float = 60.0) -> bool:
+        deadline = self.clock.monotonic() + timeout
+        while self.clock.monotonic() < deadline:
+            if not self.health()["recovering"]:
+                return True
+            self._closed.wait(0.01)  # a bounded wait between two asks, on the service's own clock
+        return False
+
+    def close(self) -> None:
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        root = self.system.root
+        if root.is_alive():
+            try:
+                root.stop(block=True, timeout=15.0)
+            except pykka.Timeout:
+                pass
+        pykka.ActorRegistry.stop_all(block=True, timeout=5.0)
+        close_env(self.env)
