@@ -15,6 +15,7 @@ from actors.child_order import place_message
 from actors.messages import (
     Barrier,
     CancelOrder,
+    CloseGroup,
     ChildUpdate,
     EscalateGroup,
     FetchBook,
@@ -48,6 +49,7 @@ class _Escalated:
     reason: str
     tags: set[str] = field(default_factory=set)
     rounds: int = 0
+    mode: str = "escalate"  # or "close": flatten a settled group's position and mark it CLOSED
 
 
 class EscalationActor(SupervisedActor):
@@ -59,7 +61,10 @@ class EscalationActor(SupervisedActor):
         for snapshot in self.ctx.store.scan_snapshots("esc/"):
             body = snapshot.body
             if not body.get("done"):
-                entry = _Escalated(body["group_id"], body["reason"], set(body["tags"]), int(body.get("rounds", 0)))
+                entry = _Escalated(
+                    body["group_id"], body["reason"], set(body["tags"]), int(body.get("rounds", 0)),
+                    body.get("mode", "escalate"),
+                )
                 self.groups[entry.group_id] = entry
                 self.after(0.0, SafeStateCheck(entry.group_id))
 
@@ -95,11 +100,28 @@ class EscalationActor(SupervisedActor):
                 escalated = record.moved_to(
                     GroupState.ESCALATED, failure_reason=message.reason, outcome=Outcome.ESCALATED, settled=False
                 )
-                batch = Batch(
-                    batch.ops
-                    + Batch().put_snapshot(keys.group_key(message.group_id), escalated.seq, escalated.to_record()).ops
+                batch = (
+                    batch.put_snapshot(keys.group_key(message.group_id), escalated.seq, escalated.to_record())
+                    .append_journal(
+                        f"journal/{message.group_id}", escalated.seq,
+                        {"state": "ESCALATED", "phase": None, "note": message.reason, "ts": self.ctx.clock.now()},
+                    )
                 )
         self.tell("writer", commit(batch, (self.actor_address, SafeStateCheck(message.group_id))))
+
+    @handles(CloseGroup)
+    def on_close(self, message: CloseGroup) -> None:
+        """Flatten what a settled group holds (the kill switch, or a close request)."""
+        if message.group_id in self.groups:
+            return
+        writer = self.ctx.directory.lookup("writer")
+        if writer is not None:
+            writer.ask(Barrier(), timeout=self.ctx.settings.execution.writer_barrier_timeout_s)
+        entry = _Escalated(message.group_id, message.reason, mode="close")
+        entry.tags = {c.body["tag"] for c in self.ctx.store.scan_snapshots(keys.child_prefix(message.group_id))}
+        self.groups[message.group_id] = entry
+        self.log.warning("closing_group", group_id=message.group_id, reason=message.reason)
+        self.tell("writer", commit(self._esc_batch(entry, done=False), (self.actor_address, SafeStateCheck(message.group_id))))
 
     @handles(SafeStateCheck)
     def on_check(self, message: SafeStateCheck) -> None:
@@ -158,13 +180,27 @@ class EscalationActor(SupervisedActor):
         self.tell("writer", commit(batch, *orders))
 
     def _finish(self, entry: _Escalated) -> None:
-        self.log.warning("escalated_group_safe", group_id=entry.group_id, rounds=entry.rounds)
+        self.log.warning("group_flat", group_id=entry.group_id, rounds=entry.rounds, mode=entry.mode)
         self.groups.pop(entry.group_id, None)
-        self.tell("writer", commit(self._esc_batch(entry, done=True).mark_settled(entry.group_id)))
+        batch = self._esc_batch(entry, done=True).mark_settled(entry.group_id)
+        if entry.mode == "close":
+            found = self.ctx.store.snapshot(keys.group_key(entry.group_id))
+            if found is not None:
+                record = GroupRecord.from_record(found[1])
+                if record.state is not GroupState.CLOSED:
+                    closed = record.moved_to(GroupState.CLOSED, failure_reason=entry.reason)
+                    batch = batch.put_snapshot(keys.group_key(entry.group_id), closed.seq, closed.to_record())
+                    batch = batch.append_journal(
+                        f"journal/{entry.group_id}", closed.seq,
+                        {"state": "CLOSED", "phase": None, "note": entry.reason, "ts": self.ctx.clock.now()},
+                    )
+            batch = batch.delete_snapshot(f"held/{entry.group_id}")
+        self.tell("writer", commit(batch))
 
     def _esc_batch(self, entry: _Escalated, *, done: bool) -> Batch:
         body = {
             "group_id": entry.group_id,
+            "mode": entry.mode,
             "reason": entry.reason,
             "tags": sorted(entry.tags),
             "rounds": entry.rounds,

@@ -13,6 +13,7 @@ from typing import Any
 from actors.messages import (
     BrokerConnection,
     BrokerOrderUpdate,
+    BrokerRead,
     BrokerStateChanged,
     BrokerTick,
     CancelOrder,
@@ -25,6 +26,7 @@ from actors.messages import (
     ModifyOrder,
     OrderSent,
     PlaceOrder,
+    PurgeEntries,
     Route,
     SendRejected,
     SendUnknown,
@@ -60,6 +62,7 @@ class _Listener:
 
 class GatewayActor(SupervisedActor):
     UNROUTED_KEEP = 2048
+    READS = frozenset({"margins", "basket_margins", "ltp", "positions", "orders", "trades", "order_history"})
 
     def started(self) -> None:
         self.broker: Broker = self.ctx.extras["broker"]
@@ -114,6 +117,16 @@ class GatewayActor(SupervisedActor):
         self.routes[message.request.tag] = message.child_address
         (self.emergency if message.emergency else self.normal).append(message)
         self._drain()
+
+    @handles(PurgeEntries)
+    def on_purge(self, message: PurgeEntries) -> int:
+        purged = list(self.normal)
+        self.normal.clear()
+        for queued in purged:
+            self.tell(queued.child_address, SendRejected(queued.request.tag, f"not sent: {message.reason}", "LOCAL"))
+        if purged:
+            self.log.warning("entries_purged", count=len(purged), reason=message.reason)
+        return len(purged)
 
     @handles(DrainQueue)
     def on_drain(self, _message: DrainQueue) -> None:
@@ -209,6 +222,16 @@ class GatewayActor(SupervisedActor):
             return
         if history:
             self.tell(message.child_address, ChildUpdate(history[-1]))
+
+    @handles(BrokerRead)
+    def on_read(self, message: BrokerRead) -> None:
+        if message.method not in self.READS:
+            message.future.set_exception((ValueError, ValueError(f"not a read: {message.method}"), None))
+            return
+        try:
+            message.future.set(getattr(self.broker, message.method)(*message.args, **message.kwargs))
+        except BrokerError as exc:
+            message.future.set_exception((type(exc), exc, exc.__traceback__))
 
     @handles(FetchBook)
     def on_fetch_book(self, message: FetchBook) -> None:

@@ -48,6 +48,10 @@ from supervision.base import SupervisedActor, handles
 from supervision.messages import ChildSpec, Restart, StartChild
 
 
+# Who hears of every durable group transition (those not running are skipped).
+GROUP_WATCHERS = ("risk", "margin", "exposure", "stops")
+
+
 def group_address(group_id: str) -> str:
     return f"group/{group_id}"
 
@@ -75,7 +79,7 @@ class GroupActor(SupervisedActor):
         self.progress: dict[str, LegProgress] = {}
         self.unreconciled: set[str] = set()
         self.phase_generation = 0
-        self.watchers: tuple[str, ...] = tuple(ctx.extras.get("group_watchers", ("risk",)))
+        self.watchers: tuple[str, ...] = tuple(ctx.extras.get("group_watchers", GROUP_WATCHERS))
         self.log = self.log.bind(group_id=spec.group_id)
 
     @property
@@ -280,11 +284,18 @@ class GroupActor(SupervisedActor):
             elif failed_legs(self.spec, self.progress):
                 decision = "reverse"
                 self._fail("recovered with a leg that cannot complete")
+            elif self._kill_switch_engaged():
+                decision = "reverse"
+                self._fail("recovered while the kill switch is engaged")
             else:
                 self._resume_entry()
         if self.recovering:
             self.tell("risk", GroupReconciled(self.group_id, decision))
             self.recovering = False
+
+    def _kill_switch_engaged(self) -> bool:
+        stored = self.ctx.store.snapshot("risk/killswitch")
+        return stored is not None and stored[1].get("trading_state") == "HALTED"
 
     def _resume_reversal(self) -> None:
         if self.record.state is GroupState.RECOVERING:
@@ -326,6 +337,9 @@ class GroupActor(SupervisedActor):
             self._track_exposure()
         self.record = self.record.with_changes(settled=True, outcome=outcome)
         batch = self._snapshot_batch(f"settled {outcome.value}").mark_settled(self.group_id)
+        if outcome is Outcome.COMPLETE:
+            # The group holds a position now: the kill switch must find it without scanning history.
+            batch = batch.put_snapshot(f"held/{self.group_id}", 1, {"group_id": self.group_id})
         self.tell("writer", commit(batch, ("groups", GroupSettled(self.group_id, self.record.state.value, outcome.value))))
         self._publish()
 

@@ -120,7 +120,7 @@ class LegActor(SupervisedActor):
 
     @handles(EnterLeg)
     def on_enter(self, _message: EnterLeg) -> None:
-        if self.record.entered or self.record.reversing:
+        if self.record.entered or self.record.reversing or self.record.closed:
             self._report(force=True)
             return
         children = [self._new_child(ChildPurpose.ENTRY, qty) for qty in self._split(self.spec.quantity)]
@@ -130,12 +130,15 @@ class LegActor(SupervisedActor):
     def on_reverse(self, message: ReverseLeg) -> None:
         if not self.record.reversing:
             self.log.warning("leg_reversing", reason=message.reason)
-            self.record = self._with(reversing=True)
+            self.record = self._with(reversing=True, closed=True)
         self._cancel_entries()
         self._top_up_reversal(persist_anyway=True)
 
     @handles(CancelLegEntries)
     def on_cancel_entries(self, _message: CancelLegEntries) -> None:
+        if not self.record.closed:
+            self.record = self._with(closed=True)
+            self._persist()
         self._cancel_entries()
 
     @handles(RequestProgress)

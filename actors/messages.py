@@ -104,6 +104,17 @@ class FetchBook:
 
 
 @dataclass(frozen=True)
+class BrokerRead:
+    """A read of the broker (margins, basket margins, LTP, positions, the book) through the gateway,
+    the only caller of the broker. The future is set with the result or the error."""
+
+    method: str
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    future: Any = None
+
+
+@dataclass(frozen=True)
 class BrokerOrderUpdate:
     update: OrderUpdate
 
@@ -284,6 +295,27 @@ class KillSwitch:
 
     engaged: bool
     reason: str = ""
+
+
+@dataclass(frozen=True)
+class KillSwitchCommitted:
+    engaged: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class PurgeEntries:
+    """Drop every queued non-emergency order (the kill switch: no new risk may leave)."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class CloseGroup:
+    """Flatten a settled group's position (kill switch, or a close request): → CLOSED."""
+
+    group_id: str
+    reason: str
 
 
 @dataclass(frozen=True)

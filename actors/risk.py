@@ -16,7 +16,12 @@ from typing import Any
 
 from actors.messages import (
     BrokerStateChanged,
+    CloseGroup,
     CommitFailed,
+    FailGroup,
+    KillSwitch,
+    KillSwitchCommitted,
+    PurgeEntries,
     EscalateGroup,
     GroupAccepted,
     GroupChanged,
@@ -42,6 +47,10 @@ from storage.batch import Batch
 from supervision.base import SupervisedActor, handles
 
 
+# One snapshot per settled group that still holds its position, removed when it is closed.
+HELD_PREFIX = "held/"
+
+
 @dataclass(frozen=True)
 class GroupCommitted:
     spec: GroupSpec
@@ -54,8 +63,17 @@ class RecoveryTimeout:
 
 
 class RiskActor(SupervisedActor):
+    KILL_SWITCH_KEY = "risk/killswitch"
+
     def started(self) -> None:
         self.trading_state = TradingState.ACTIVE
+        self.kill_switch_seq = 0
+        stored = self.ctx.store.snapshot(self.KILL_SWITCH_KEY)
+        if stored is not None:
+            self.kill_switch_seq = stored[0]
+            # The kill switch survives restarts: engaged stays engaged until someone releases it.
+            self.trading_state = TradingState(stored[1]["trading_state"])
+        self.settled_with_position: dict[str, str] = {}
         self.broker_reconciling = False
         self.open_groups: dict[str, str] = {}  # group id -> last known state
         self.pending_keys: dict[str, str] = {}  # idempotency key -> fingerprint, until committed
@@ -115,8 +133,46 @@ class RiskActor(SupervisedActor):
     def on_group_changed(self, message: GroupChanged) -> None:
         if message.outcome:
             self.open_groups.pop(message.group_id, None)
+            if message.outcome == "COMPLETE" and message.state != "CLOSED":
+                self.settled_with_position[message.group_id] = message.state
+            else:
+                self.settled_with_position.pop(message.group_id, None)
         else:
             self.open_groups[message.group_id] = message.state
+
+    # ------------------------------------------------------------------ the kill switch
+
+    @handles(KillSwitch)
+    def on_kill_switch(self, message: KillSwitch) -> dict[str, Any]:
+        state = TradingState.HALTED if message.engaged else TradingState.ACTIVE
+        self.trading_state = state  # refuse new risk from this message on
+        self.kill_switch_seq += 1
+        body = {"trading_state": state.value, "reason": message.reason, "ts": self.ctx.clock.now()}
+        self.log.critical("kill_switch", engaged=message.engaged, reason=message.reason)
+        batch = Batch().put_snapshot(self.KILL_SWITCH_KEY, self.kill_switch_seq, body)
+        # Durable before anything it causes: the cancels and the flattening follow the commit.
+        self.tell("writer", commit(batch, ("risk", KillSwitchCommitted(message.engaged, message.reason))))
+        return {"trading_state": state.value, "open_groups": len(self.open_groups),
+                "held_positions": len(self.settled_with_position)}
+
+    @handles(KillSwitchCommitted)
+    def on_kill_switch_committed(self, message: KillSwitchCommitted) -> None:
+        if not message.engaged:
+            return
+        reason = f"kill switch: {message.reason}"
+        self.tell("gateway", PurgeEntries(reason))
+        for group_id in list(self.open_groups):
+            self.tell(f"group/{group_id}", FailGroup(reason))
+        for group_id in self._held_groups():
+            self.tell("escalation", CloseGroup(group_id, reason))
+        if self.ctx.directory.is_known("stops"):
+            self.tell("stops", KillSwitchCommitted(message.engaged, message.reason))
+
+    def _held_groups(self) -> list[str]:
+        """Settled groups still holding their position (COMPLETE, not yet closed): the `held/` index."""
+        held = set(self.settled_with_position)
+        held.update(s.body["group_id"] for s in self.ctx.store.scan_snapshots(HELD_PREFIX))
+        return sorted(held)
 
     # ------------------------------------------------------------------ the gate
 
@@ -144,11 +200,11 @@ class RiskActor(SupervisedActor):
                 raise Denied(DenialCode.IDEMPOTENCY_CONFLICT, "idempotency_key", "the same key is being submitted with another payload")
             raise Denied(DenialCode.THROTTLED, "idempotency_key", "this request is already being accepted; retry for its group id")
         check_open_groups(len(self.open_groups), self.ctx.settings.risk.max_open_groups)
-        self._check_margin(spec)
+        margin = self._check_margin(spec)
         self.pending_keys[spec.idempotency_key] = fingerprint
         self.pending_commits[group_id] = (spec, message.future)
         self.open_groups[group_id] = "VALIDATED"
-        record = GroupRecord(spec=spec, created_at=self.ctx.clock.now())
+        record = GroupRecord(spec=spec, created_at=self.ctx.clock.now(), extra=margin)
         batch = (
             Batch()
             .put_snapshot(keys.group_key(group_id), record.seq, record.to_record())
@@ -186,8 +242,26 @@ class RiskActor(SupervisedActor):
         """Net positions for reduce-only checks (filled in by the kill-switch / positions wiring)."""
         return dict(self.ctx.extras.get("positions", {}))
 
-    def _check_margin(self, spec: GroupSpec) -> None:
-        """The worst-case margin check (the margin actor) plugs in here."""
+    def _check_margin(self, spec: GroupSpec) -> dict[str, Any]:
+        """The worst-case margin check over every partial-fill state (the margin actor)."""
+        ref = self.ctx.directory.lookup("margin")
+        if ref is None:
+            return {}
+        from actors.margin import CheckMargin
+
+        decision = ref.ask(CheckMargin(spec), timeout=self.ctx.settings.execution.margin_check_timeout_s)
+        if not decision.fits:
+            raise Denied(
+                DenialCode.MARGIN,
+                "legs",
+                f"worst-case state '{decision.state}' needs {decision.required:,.0f} after a "
+                f"{self.ctx.settings.risk.shock_pct:.0%} adverse move; {decision.available:,.0f} available",
+                state=decision.state,
+                required=decision.required,
+                available=decision.available,
+                **decision.detail,
+            )
+        return {"margin_required": decision.required, "margin_check_ms": round(decision.elapsed_ms, 3)}
 
     def _validation_context(self, group_id: str) -> ValidationContext:
         import datetime as dt

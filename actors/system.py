@@ -4,6 +4,7 @@
     ├── writer        the only LMDB writer (group commit)
     ├── gateway       the only broker caller (restarted with backoff: it fronts an external resource)
     ├── escalation    the safe state for groups whose supervisor gave up
+    ├── margin        worst-case margin of every partial-fill state; reservations for groups in flight
     ├── groups        one supervisor per order group → group, legs, child orders
     └── risk          the pre-trade gate; drives recovery at startup, so it starts last
 """
@@ -18,6 +19,7 @@ import pykka
 from actors.escalation import EscalationActor
 from actors.gateway import GatewayActor
 from actors.groups import GroupsSupervisor
+from actors.margin import MarginActor
 from actors.messages import SubmitGroup
 from actors.risk import RiskActor
 from actors.writer import WriterActor
@@ -34,6 +36,7 @@ def root_children(ctx: ActorContext, extra: tuple[ChildSpec, ...] = ()) -> tuple
         ChildSpec("writer", WriterActor, restart=Restart.PERMANENT),
         ChildSpec("gateway", GatewayActor, restart=Restart.PERMANENT, backoff_s=0.2, backoff_max_s=10.0),
         ChildSpec("escalation", EscalationActor, restart=Restart.PERMANENT),
+        ChildSpec("margin", MarginActor, restart=Restart.PERMANENT),
         ChildSpec(
             "groups",
             GroupsSupervisor,

@@ -81,7 +81,7 @@ class Service:
             store=self.store,
             universe=universe,
             faults=faults or NoFaults(),
-            extras={"broker": broker, "group_watchers": ("risk",)},
+            extras={"broker": broker},
         )
         self.system: System = start_system(self.ctx)
         self._closed = threading.Event()

@@ -254,6 +254,9 @@ class LegRecord:
     state: LegState = LegState.PENDING
     entered: bool = False
     reversing: bool = False
+    # Entry is closed for good (the group failed or the kill switch was pressed): a late EnterLeg,
+    # still in flight when the group failed, must not send new risk.
+    closed: bool = False
     child_ids: tuple[str, ...] = ()
     reissues: int = 0
     seq: int = 1
@@ -265,6 +268,7 @@ class LegRecord:
             "state": self.state.value,
             "entered": self.entered,
             "reversing": self.reversing,
+            "closed": self.closed,
             "child_ids": list(self.child_ids),
             "reissues": self.reissues,
             "seq": self.seq,
@@ -278,6 +282,7 @@ class LegRecord:
             state=LegState(rec["state"]),
             entered=bool(rec["entered"]),
             reversing=bool(rec["reversing"]),
+            closed=bool(rec.get("closed", False)),
             child_ids=tuple(rec["child_ids"]),
             reissues=int(rec["reissues"]),
             seq=int(rec["seq"]),

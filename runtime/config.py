@@ -67,6 +67,7 @@ class ExecutionConfig:
     reissue_backoff_max_s: float = 5.0
     writer_barrier_timeout_s: float = 10.0
     recovery_timeout_s: float = 60.0
+    margin_check_timeout_s: float = 20.0
     # Restart intensity of one group's supervisor; past it the group goes to the safe state.
     group_max_restarts: int = 5
     group_max_seconds: float = 10.0

@@ -105,7 +105,7 @@ class Harness:
             store=self.store,
             universe=self.exchange.universe,
             faults=faults,
-            extras={"broker": self.broker, "group_watchers": ("risk",)},
+            extras={"broker": self.broker},
         )
         self.system = start_system(self.ctx)
 
@@ -165,6 +165,16 @@ class Harness:
             future = self.system.submit(payload)
             try:
                 return self.runtime.wait(future, timeout)  # type: ignore[no-any-return]
+            except ProcessCrashed:
+                self.crash()
+                self.wait_recovered()
+
+    def ask(self, address: str, message: Any, timeout: float = 30.0) -> Any:
+        """Ask an actor from the driver (virtual time); a process crash meanwhile reboots and retries."""
+        while True:
+            assert self.system is not None
+            try:
+                return self.runtime.wait(self.system.ask(address, message), timeout)
             except ProcessCrashed:
                 self.crash()
                 self.wait_recovered()

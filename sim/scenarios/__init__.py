@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sim.scenarios.base import ScenarioResult
+from sim.scenarios.risk import kill_switch_mid_group, margin_shock
 from sim.scenarios.execution import (
     crash_mid_execution,
     freeze_split_child_reject,
@@ -26,6 +27,8 @@ SCENARIOS: dict[str, Callable[..., ScenarioResult]] = {
     "partial-fill-reversal": partial_fill_reversal,
     "freeze-split-child-reject": freeze_split_child_reject,
     "crash-mid-execution": crash_mid_execution,
+    "margin-shock": margin_shock,
+    "kill-switch-mid-group": kill_switch_mid_group,
 }
 
 

@@ -1,0 +1,115 @@
+"""The service under test: the same wiring as `api.service.Service` (threaded actors, real clock,
+LMDB with sync + metasync in a data directory), over the in-process simulated exchange, plus the
+bench's probe and watcher.
+
+Service builds its ActorContext inside its constructor and starts the tree at once, so there is no
+seam to hand the gateway a probe before it starts; this module repeats those few lines with
+`extras["probe"]` added (proposed: a `Service(extras=...)` argument, see docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+import pykka
+
+from actors.system import System, start_system
+from bench.probe import GatewayProbe
+from bench.watcher import WATCHER, GroupWatcher, WatchBoard
+from runtime.actors import ThreadRuntime
+from runtime.clock import SystemClock
+from runtime.config import ExchangeRules, ExecutionConfig, RiskConfig, Settings, StorageConfig
+from runtime.ids import IdGen
+from runtime.rng import RandomStreams
+from sim.broker import SimBroker
+from sim.exchange import Exchange, ExchangeConfig, LatencyConfig, MarginConfig
+from storage.env import StorageEnv, close_env, open_env
+from storage.store import Store
+from supervision.context import ActorContext
+from supervision.directory import Directory
+
+# Kite's 10 orders/s would cap a 4-leg bench at 2.5 groups/s; every figure here runs with the
+# account limits raised (in the settings AND in the simulated exchange), and the output says so.
+BENCH_RULES = ExchangeRules(orders_per_second=1_000_000, orders_per_minute=60_000_000, orders_per_day=1_000_000_000)
+BENCH_FUNDS = 1e13  # so the exchange's margin check never refuses a bench order
+MAP_SIZE = 1 << 31
+
+
+def watchers() -> tuple[str, ...]:
+    """The group's own watchers (risk, margin, ...) with the bench's added, not replacing them."""
+    import actors.group
+
+    return (*getattr(actors.group, "GROUP_WATCHERS", ("risk",)), WATCHER)
+
+
+def bench_settings(**execution: Any) -> Settings:
+    return Settings(
+        rules=BENCH_RULES,
+        execution=dataclasses.replace(ExecutionConfig(), emergency_lane_per_second=100_000, **execution),
+        risk=dataclasses.replace(RiskConfig(), max_open_groups=1_000_000),
+    )
+
+
+def bench_exchange(clock: SystemClock, *, seed: int = 7) -> Exchange:
+    config = ExchangeConfig(
+        rules=BENCH_RULES,
+        latency=LatencyConfig.zero(),
+        margin=dataclasses.replace(MarginConfig(), funds=BENCH_FUNDS),
+    )
+    return Exchange(clock, RandomStreams(seed), config=config)
+
+
+@dataclass
+class Rig:
+    settings: Settings
+    exchange: Exchange
+    clock: SystemClock
+    data_dir: str
+    probe: GatewayProbe = field(default_factory=GatewayProbe)
+    board: WatchBoard = field(default_factory=WatchBoard)
+    broker: SimBroker | None = None
+    env: StorageEnv | None = None
+    store: Store | None = None
+    ctx: ActorContext | None = None
+    system: System | None = None
+
+    def start(self) -> Rig:
+        """Service.__init__, step by step, with the probe and the watcher in the extras."""
+        self.broker = SimBroker(self.exchange)
+        runtime = ThreadRuntime(clock=self.clock)
+        self.env = open_env(StorageConfig(path=self.data_dir, map_size=MAP_SIZE))
+        self.store = Store(self.env)
+        directory = Directory()
+        directory.register(WATCHER, runtime.spawn(GroupWatcher, self.board))
+        self.ctx = ActorContext(
+            runtime=runtime,
+            settings=self.settings,
+            directory=directory,
+            ids=IdGen(self.store.next_boot()),
+            store=self.store,
+            universe=self.exchange.universe,
+            extras={"broker": self.broker, "group_watchers": watchers(), "probe": self.probe},
+        )
+        self.system = start_system(self.ctx)
+        return self
+
+    def submit(self, payload: dict[str, Any]) -> Any:
+        assert self.system is not None
+        return self.system.submit(payload)
+
+    def stop(self) -> None:
+        """Stop every actor and close LMDB. No actor writes on the way down (no `stopping` hook
+        persists anything), so what is on disk is what a SIGKILL at this moment would leave."""
+        if self.broker is not None:
+            self.broker.close()  # the dead process's push channel goes with it
+        if self.system is not None and self.system.root.is_alive():
+            try:
+                self.system.root.stop(block=True, timeout=60.0)
+            except pykka.Timeout:
+                pass
+        pykka.ActorRegistry.stop_all(block=True, timeout=30.0)
+        if self.env is not None:
+            close_env(self.env)
+            self.env = None
