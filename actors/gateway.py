@@ -27,6 +27,7 @@ from actors.messages import (
     OrderSent,
     PlaceOrder,
     PurgeEntries,
+    SubscribeTicks,
     Route,
     SendRejected,
     SendUnknown,
@@ -117,6 +118,13 @@ class GatewayActor(SupervisedActor):
         self.routes[message.request.tag] = message.child_address
         (self.emergency if message.emergency else self.normal).append(message)
         self._drain()
+
+    @handles(SubscribeTicks)
+    def on_subscribe_ticks(self, message: SubscribeTicks) -> None:
+        try:
+            self.broker.subscribe_ticks(list(message.tokens))
+        except (BrokerError, RuntimeError) as exc:
+            self.log.warning("tick_subscription_failed", reason=str(exc))
 
     @handles(PurgeEntries)
     def on_purge(self, message: PurgeEntries) -> int:

@@ -10,6 +10,7 @@ and ends EMERGENCY_HEDGED (flat) — or HEDGED when everything filled as intende
 from __future__ import annotations
 
 from dataclasses import asdict
+import dataclasses
 from typing import Any
 
 from actors.leg import LegActor, leg_address
@@ -21,6 +22,7 @@ from actors.messages import (
     GroupChanged,
     GroupReconciled,
     GroupSettled,
+    HedgeExposure,
     LegReport,
     PhaseTimeout,
     RequestProgress,
@@ -29,7 +31,7 @@ from actors.messages import (
 from actors.persist import commit
 from domain.execution import LegProgress
 from domain.lifecycle import GroupState
-from domain.model import GroupSpec
+from domain.model import GroupSpec, LegRole, LegSpec, OrderType, Side
 from domain.plan import (
     GroupRecord,
     Outcome,
@@ -155,6 +157,31 @@ class GroupActor(SupervisedActor):
             return
         self._fail(f"{message.phase} legs not filled within their timeout")
 
+    @handles(HedgeExposure)
+    def on_hedge(self, message: HedgeExposure) -> None:
+        """Add an interim hedge leg (the underlying's future) and send it at once, emergency lane."""
+        if self.record.settled or self.record.phase in (None, Phase.REVERSING):
+            return
+        hedges = [leg for leg in self.spec.legs if leg.urgent]
+        leg = LegSpec(
+            leg_id=f"H{len(hedges) + 1}",
+            tradingsymbol=message.tradingsymbol,
+            side=Side(message.side),
+            quantity=message.quantity,
+            role=LegRole.PROTECTION,
+            order_type=OrderType.MARKET,
+            market_protection=self.ctx.settings.rules.market_protection,
+            urgent=True,
+        )
+        self.spec = dataclasses.replace(self.spec, legs=(*self.spec.legs, leg))
+        self.record = self.record.with_changes(spec=self.spec)
+        self.log.warning("interim_hedge_leg", leg_id=leg.leg_id, side=leg.side.value, quantity=leg.quantity,
+                         reason=message.reason)
+        self._start_leg(leg.leg_id, recovering=False)
+        # The leg is part of the group from now on: durable first, then it sends.
+        self.tell("writer", commit(self._snapshot_batch(f"interim hedge {leg.leg_id}: {message.reason}"),
+                                   (leg_address(self.group_id, leg.leg_id), EnterLeg())))
+
     @handles(FailGroup)
     def on_fail(self, message: FailGroup) -> None:
         if self.record.settled and self.record.outcome is Outcome.COMPLETE:
@@ -203,9 +230,19 @@ class GroupActor(SupervisedActor):
             return
         if phase_filled(self.spec, phase, self.progress):
             self._transition(derive_group_state(self.spec, self.progress, self.ctx.universe, phase=phase, sent=True))
-            self._begin_phase(next_phase(self.spec, phase))
+            upcoming = next_phase(self.spec, phase)
+            if upcoming is Phase.DONE and not self._hedges_filled():
+                return  # an interim hedge is still working: the group is complete when it is filled
+            self._begin_phase(upcoming)
             return
         self._transition(derive_group_state(self.spec, self.progress, self.ctx.universe, phase=phase, sent=True))
+
+    def _hedges_filled(self) -> bool:
+        return all(
+            (p := self.progress.get(leg.leg_id)) is not None and p.state.value == "FILLED"
+            for leg in self.spec.legs
+            if leg.urgent
+        )
 
     def _complete(self) -> None:
         self._transition(GroupState.FILLED)

@@ -228,10 +228,12 @@ class LegActor(SupervisedActor):
 
     def _new_child(self, purpose: ChildPurpose, quantity: int) -> ChildRecord:
         spec = self.spec
+        trigger = None
         if purpose is ChildPurpose.ENTRY:
             side, order_type, price = spec.side, spec.order_type, spec.limit_price
             protection = spec.market_protection
-            emergency = False
+            trigger = spec.trigger_price
+            emergency = spec.urgent
         else:
             side, order_type, price = spec.side.opposite, OrderType.MARKET, None
             protection = self.ctx.settings.rules.market_protection
@@ -249,7 +251,8 @@ class LegActor(SupervisedActor):
             product=self.product,
             exchange=spec.exchange,
             price=price if order_type is not OrderType.MARKET else None,
-            market_protection=protection if order_type is OrderType.MARKET else None,
+            trigger_price=trigger,
+            market_protection=protection if order_type in (OrderType.MARKET, OrderType.SL_M) else None,
             emergency=emergency,
         )
 

@@ -115,6 +115,43 @@ class BrokerRead:
 
 
 @dataclass(frozen=True)
+class SubscribeTicks:
+    tokens: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class MarketTick:
+    """A validated last price, fanned out by the market actor to who asked for it."""
+
+    instrument_token: int
+    tradingsymbol: str
+    last_price: float
+    ts: float
+
+
+@dataclass(frozen=True)
+class WatchTokens:
+    address: str
+    tokens: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class UnwatchTokens:
+    address: str
+
+
+@dataclass(frozen=True)
+class HedgeExposure:
+    """From the exposure monitor: the group is past its interim delta limit; hedge now."""
+
+    tradingsymbol: str
+    side: str
+    quantity: int
+    delta: float
+    reason: str
+
+
+@dataclass(frozen=True)
 class BrokerOrderUpdate:
     update: OrderUpdate
 

@@ -5,6 +5,9 @@
     ├── gateway       the only broker caller (restarted with backoff: it fronts an external resource)
     ├── escalation    the safe state for groups whose supervisor gave up
     ├── margin        worst-case margin of every partial-fill state; reservations for groups in flight
+    ├── market        last good price per instrument, fanned out to who watches it
+    ├── exposure      interim delta of partly filled groups; hedges past the limit
+    ├── stops         the hybrid stop of every completed leg that carries one
     ├── groups        one supervisor per order group → group, legs, child orders
     └── risk          the pre-trade gate; drives recovery at startup, so it starts last
 """
@@ -19,7 +22,10 @@ import pykka
 from actors.escalation import EscalationActor
 from actors.gateway import GatewayActor
 from actors.groups import GroupsSupervisor
+from actors.exposure import ExposureActor
 from actors.margin import MarginActor
+from actors.market import MarketActor
+from actors.stop_loss import StopsSupervisor
 from actors.messages import SubmitGroup
 from actors.risk import RiskActor
 from actors.writer import WriterActor
@@ -37,6 +43,14 @@ def root_children(ctx: ActorContext, extra: tuple[ChildSpec, ...] = ()) -> tuple
         ChildSpec("gateway", GatewayActor, restart=Restart.PERMANENT, backoff_s=0.2, backoff_max_s=10.0),
         ChildSpec("escalation", EscalationActor, restart=Restart.PERMANENT),
         ChildSpec("margin", MarginActor, restart=Restart.PERMANENT),
+        ChildSpec("market", MarketActor, restart=Restart.PERMANENT),
+        ChildSpec("exposure", ExposureActor, restart=Restart.PERMANENT),
+        ChildSpec(
+            "stops",
+            StopsSupervisor,
+            kwargs={"strategy": Strategy.ONE_FOR_ONE, "max_restarts": 100, "max_seconds": 1.0},
+            restart=Restart.PERMANENT,
+        ),
         ChildSpec(
             "groups",
             GroupsSupervisor,

@@ -66,6 +66,8 @@ class LegSpec:
     exchange: str = "NFO"
     # The entry order's own trigger when it is an SL / SL-M order (not the exit stop above).
     trigger_price: float | None = None
+    # An interim hedge added by the exposure monitor: its orders use the emergency lane.
+    urgent: bool = False
 
     @property
     def signed_quantity(self) -> int:
@@ -124,6 +126,7 @@ def leg_to_record(leg: LegSpec) -> dict[str, object]:
         "stop": None if leg.stop is None else [leg.stop.trigger_price, leg.stop.limit_price],
         "exchange": leg.exchange,
         "trigger_price": leg.trigger_price,
+        "urgent": leg.urgent,
     }
 
 
@@ -142,6 +145,7 @@ def leg_from_record(rec: dict[str, object]) -> LegSpec:
         exchange=str(rec["exchange"]),
         # Records written before SL entries kept their trigger have none.
         trigger_price=rec.get("trigger_price"),  # type: ignore[arg-type]
+        urgent=bool(rec.get("urgent", False)),
     )
 
 

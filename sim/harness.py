@@ -139,6 +139,9 @@ class Harness:
             except ProcessCrashed:
                 self.crash()
 
+    def run_for(self, seconds: float) -> None:
+        self.run_until(lambda: False, seconds)
+
     def wait_recovered(self, timeout: float = 120.0) -> bool:
         return self.run_until(self.recovered, timeout)
 

@@ -72,6 +72,11 @@ def _outcome(facts: GroupFacts, record: GroupRecord) -> list[str]:
     gid = facts.group_id
     if not record.settled:
         return [f"I1/I10 {gid}: not settled (state {record.state.value})"]
+    if record.state is GroupState.CLOSED:
+        open_net = {k: v for k, v in facts.net.items() if v}
+        if open_net or facts.working:
+            return [f"I1 {gid}: CLOSED but the ledger holds {open_net} with {len(facts.working)} working orders"]
+        return []
     if record.outcome is Outcome.COMPLETE:
         intended: dict[str, int] = defaultdict(int)
         for leg in record.spec.legs:

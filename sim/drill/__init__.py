@@ -6,21 +6,6 @@
 - `run_actor_kill_drill(kills, seed)`: Poison to random actors of a running threaded service
   (`legguard drill --actor-kills N`).
 
-Each returns a result whose `violations` must be empty; a failing seed carries the command that replays it.
+Each returns a result whose `violations` must be empty; a failing seed carries the command that replays
+it. Submodules are imported by name (`sim.drill.seed`, ...): importing this package starts nothing.
 """
-
-from sim.drill.actor_kills import ActorKillResult, run_actor_kill_drill
-from sim.drill.process import ProcessDrillResult, run_process_drill
-from sim.drill.runner import RunSummary, run_seeds
-from sim.drill.seed import SeedResult, run_seed
-
-__all__ = [
-    "ActorKillResult",
-    "ProcessDrillResult",
-    "RunSummary",
-    "SeedResult",
-    "run_actor_kill_drill",
-    "run_process_drill",
-    "run_seed",
-    "run_seeds",
-]

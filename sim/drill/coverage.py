@@ -65,11 +65,18 @@ def every_state() -> list[str]:
 
 
 class CommitObserver:
-    """Wraps a store's `commit_many` and counts the child and leg states each committed snapshot holds."""
+    """Wraps a store's `commit_many`: each committed leg and child snapshot's state is counted in
+    `states` and handed to `on_state(key, state)` (the transition check), in commit order."""
 
-    def __init__(self, commit_many: Callable[[Sequence[Batch]], list[CommitResult]], states: Counter[str]) -> None:
+    def __init__(
+        self,
+        commit_many: Callable[[Sequence[Batch]], list[CommitResult]],
+        states: Counter[str],
+        on_state: Callable[[str, str], None] | None = None,
+    ) -> None:
         self._commit_many = commit_many
         self.states = states
+        self._on_state = on_state
 
     def __call__(self, batches: Sequence[Batch]) -> list[CommitResult]:
         results = self._commit_many(batches)
@@ -88,6 +95,8 @@ class CommitObserver:
             state = read_snapshot(op.key, op.record, "snapshots").body.get("state")
             if state:
                 self.states[f"{kind}:{state}"] += 1
+                if self._on_state is not None:
+                    self._on_state(op.key, state)
 
 
 @dataclass

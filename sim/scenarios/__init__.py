@@ -13,6 +13,7 @@ from typing import Any
 
 from sim.scenarios.base import ScenarioResult
 from sim.scenarios.risk import kill_switch_mid_group, margin_shock
+from sim.scenarios.stops import pending_leg_exposure, sl_gap_through
 from sim.scenarios.execution import (
     crash_mid_execution,
     freeze_split_child_reject,
@@ -29,6 +30,8 @@ SCENARIOS: dict[str, Callable[..., ScenarioResult]] = {
     "crash-mid-execution": crash_mid_execution,
     "margin-shock": margin_shock,
     "kill-switch-mid-group": kill_switch_mid_group,
+    "sl-gap-through": sl_gap_through,
+    "pending-leg-exposure": pending_leg_exposure,
 }
 
 

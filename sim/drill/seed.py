@@ -1,0 +1,404 @@
+"""One simulation seed of the drill: the workload, the faults, then faults off and everything settles.
+
+    params = draw_params(seed)            # the seed's own "drill" stream decides everything
+    boot → requests and market events on their virtual-time schedule, actor and process crashes
+    fault window ends → no fault fires any more, the exchange calms down
+    every group must settle (invariant 10), then the invariants are checked against the ledger
+
+The driver behaves as a client would: a request whose answer was lost (a crash, a timeout) is sent
+again under the same idempotency key, and one refused with RECOVERING or THROTTLED is retried once
+recovery is over. A request that never gets an answer once faults have stopped is a liveness failure.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pykka
+
+from domain.errors import Denied, DenialCode
+from domain.instruments import InstrumentUniverse, UnderlyingSpec
+from runtime.rng import RandomStreams
+from sim.drill.checks import Denial, TransitionLog, check_run, group_finished, group_record, stored_group_ids
+from sim.drill.coverage import CommitObserver, Coverage
+from sim.drill.faults import DrillFaults
+from sim.drill.params import BadRequest, DrillMix, GroupPlan, MarketEvent, SeedParams, draw_params
+from sim.drill.workload import MarketView, bad_payload, group_payload
+from sim.exchange import Exchange, OrderRule, match, reject
+from sim.exchange.config import ExchangeConfig, FaultConfig, Latency, LatencyConfig
+from sim.exchange.universe import build_universe, default_listings
+from sim.harness import Harness, HarnessOptions, is_exchange_timer
+from sim.runtime import MARKET_OPEN_2026_11_03, DeadlockError, RuntimeStepLimit
+from supervision.messages import Poison
+
+# Virtual seconds. A circuit-breaker halt (a gap past 10 %) lasts 900 s: settling must outlast it.
+SETTLE_TIMEOUT_S = 2400.0
+QUIET_AFTER_SETTLE_S = 5.0
+SUBMIT_TIMEOUT_S = 30.0
+SUBMIT_ATTEMPTS = 12
+STORM_POISONS = 8  # more than a group supervisor's restart limit (5 in 10 s)
+PREDICATE_EVERY = 16  # scheduler steps between two reads of the store by a run_until predicate
+
+_RETRYABLE = (DenialCode.RECOVERING, DenialCode.THROTTLED)
+
+
+@dataclass
+class SeedResult:
+    seed: int
+    violations: list[str]
+    errors: list[str]  # the run itself went wrong: deadlock, step limit, unexpected actor failures
+    trace_hash: str
+    exchange_digest: str
+    groups: dict[str, str]  # group id -> final state / outcome
+    process_crashes: int
+    actor_crashes: int
+    virtual_s: float
+    steps: int
+    coverage: Coverage = field(default_factory=Coverage)
+    mix: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations and not self.errors
+
+    def replay_command(self) -> str:
+        extra = f"  # mix: {self.mix}" if self.mix and self.mix != "full fault model" else ""
+        return f"legguard drill --seeds 1 --first-seed {self.seed}{extra}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "seed": self.seed,
+            "ok": self.ok,
+            "violations": self.violations,
+            "errors": self.errors,
+            "replay": self.replay_command(),
+            "trace_hash": self.trace_hash,
+            "exchange_digest": self.exchange_digest,
+            "groups": self.groups,
+            "process_crashes": self.process_crashes,
+            "actor_crashes": self.actor_crashes,
+            "virtual_s": round(self.virtual_s, 3),
+            "steps": self.steps,
+        }
+
+
+@functools.lru_cache(maxsize=1)
+def drill_universe() -> InstrumentUniverse:
+    """The default chains, with SCEN's freeze quantity cut to two lots so that a 3-lot leg is split
+    into tracked child orders (NIFTY and BANKNIFTY never split at 1-3 lots)."""
+    listings = [
+        dataclasses.replace(item, spec=UnderlyingSpec("SCEN", lot_size=10, freeze_quantity=20, strike_step=100))
+        if item.spec.name == "SCEN" else item
+        for item in default_listings()
+    ]
+    return build_universe(listings, MARKET_OPEN_2026_11_03)
+
+
+def calm_exchange(exchange: Exchange) -> None:
+    """Faults stop: no random rejects, drops, duplicates, unknown outcomes or latency spikes from now
+    on, and no scripted rule. Orders already on their way keep what was decided for them.
+
+    The exchange has no setter for its fault settings, so the three places that read them are
+    updated here (see the drill report: a `set_faults` hook on Exchange would replace this)."""
+    config = exchange.config
+    latency = config.latency
+    calm = dataclasses.replace(
+        config,
+        faults=FaultConfig(),
+        latency=LatencyConfig(
+            order_hop=Latency(mean_s=latency.order_hop.mean_s),
+            push=Latency(mean_s=latency.push.mean_s),
+            fill_gap=Latency(mean_s=latency.fill_gap.mean_s),
+        ),
+    )
+    exchange.config = calm
+    exchange._flow._config = calm  # noqa: SLF001
+    exchange._delivery._faults = calm.faults  # noqa: SLF001
+    exchange._delivery._push = calm.latency.push  # noqa: SLF001
+    exchange.clear_rules()
+
+
+class SeedRun:
+    """Drives one seed; `run()` returns its SeedResult."""
+
+    def __init__(self, params: SeedParams) -> None:
+        self.params = params
+        self.seed = params.seed
+        streams = RandomStreams(params.seed)
+        self.rng = streams.stream("drill.run")
+        self.coverage = Coverage()
+        self.transitions = TransitionLog()
+        self.errors: list[str] = []
+        self.accepted: dict[str, str] = {}  # idempotency key -> group id
+        self.denials: list[Denial] = []
+        self.unanswered: list[str] = []
+        self._pending_payloads: dict[str, dict[str, Any]] = {}
+        options = HarnessOptions(
+            exchange=ExchangeConfig(faults=params.exchange_faults, latency=params.latency),
+            universe=drill_universe(),
+        )
+        self.plan = DrillFaults(
+            rng=streams.stream("drill.faults"),
+            site_p=params.site_p,
+            fire_p=params.fire_p,
+            crash_process=self._crash_process,
+            process_crash_at=params.process_crash_at,
+        )
+        self.h = Harness(params.seed, options=options, faults=lambda _h: self.plan)
+        store = self.h.store
+        store.commit_many = CommitObserver(store.commit_many, self.coverage.states, self.transitions.step)  # type: ignore[method-assign]
+        self._watch_trace()
+        self.view = MarketView(self.h.exchange.universe, self.h.exchange.spot, self._ltp)
+
+    # ------------------------------------------------------------------ observation
+
+    def _crash_process(self) -> None:
+        self.h.runtime.crash(keep_timers=is_exchange_timer)
+
+    def _ltp(self, symbol: str) -> float:
+        return self.h.exchange.ltp([symbol])[symbol]
+
+    def _watch_trace(self) -> None:
+        """Actor failures that no fault caused are bugs the supervisors would otherwise hide."""
+        trace = self.h.runtime.trace
+        record = trace.record
+        errors = self.errors
+        events = self.coverage.events
+
+        def watching(kind: str, *fields: object) -> None:
+            record(kind, *fields)
+            if kind == "deliver" and len(fields) == 3:
+                text = fields[2]
+                if isinstance(text, str) and text.startswith("ChildFailed("):
+                    if "injected crash at" in text or "poison" in text:
+                        return
+                    if "restart intensity exceeded" in text:
+                        events["supervisor_gave_up"] += 1
+                        return
+                    errors.append(f"unexpected actor failure at t={fields[0]}: {text[:400]}")
+                elif isinstance(text, str) and text.startswith("ChildGaveUp("):
+                    events["group_gave_up"] += 1
+
+        trace.record = watching  # type: ignore[method-assign]
+
+    # ------------------------------------------------------------------ driving
+
+    def run(self) -> SeedResult:
+        h = self.h
+        try:
+            try:
+                self._drive()
+            except (DeadlockError, RuntimeStepLimit) as exc:
+                self.errors.append(f"{type(exc).__name__}: {str(exc)[:2000]}")
+            return self._result()
+        finally:
+            h.close()
+
+    def _drive(self) -> None:
+        h, params = self.h, self.params
+        if not h.wait_recovered():
+            self.errors.append("the first boot did not finish recovery")
+            return
+        self.t0 = h.runtime.clock.monotonic()
+        for at, action in self._timeline():
+            self._advance_to(at)
+            action()
+        self._advance_to(params.fault_window_s)
+        self.plan.stop()
+        calm_exchange(h.exchange)
+        self._retry_unanswered()
+        group_ids = stored_group_ids(h.store)
+        store = h.store
+        settled = self._throttled(lambda: all(group_finished(store, g) for g in group_ids))
+        if not h.run_until(settled, SETTLE_TIMEOUT_S):
+            pass  # reported by the checks as I1/I10, with each group's state
+        h.run_until(lambda: False, QUIET_AFTER_SETTLE_S)
+
+    def _timeline(self) -> list[tuple[float, Callable[[], None]]]:
+        params = self.params
+        items: list[tuple[float, int, Callable[[], None]]] = []
+        last_group = max(g.submit_at for g in params.groups)
+        for n, plan in enumerate(params.groups):
+            items.append((plan.submit_at, n, functools.partial(self._submit_group, plan)))
+        for n, bad in enumerate(params.bad):
+            # A conflicting resubmission comes after the group it conflicts with was answered.
+            at = max(bad.submit_at, last_group + 0.1) if bad.kind == "idempotency_conflict" else bad.submit_at
+            items.append((at, 100 + n, functools.partial(self._submit_bad, bad)))
+        for n, event in enumerate(params.events):
+            items.append((event.at, 200 + n, functools.partial(self._market_event, event)))
+        items.sort(key=lambda item: (item[0], item[1]))
+        return [(at, action) for at, _, action in items]
+
+    def _advance_to(self, at: float) -> None:
+        remaining = self.t0 + at - self.h.runtime.clock.monotonic()
+        if remaining > 0:
+            self.h.run_until(lambda: False, remaining)
+
+    def _throttled(self, predicate: Callable[[], bool]) -> Callable[[], bool]:
+        calls = [0]
+
+        def check() -> bool:
+            calls[0] += 1
+            return calls[0] % PREDICATE_EVERY == 0 and predicate()
+
+        return check
+
+    # ------------------------------------------------------------------ requests
+
+    def _submit(self, payload: dict[str, Any]) -> Any:
+        """The answer (GroupAccepted) or the final Denied; None if no answer ever came."""
+        h = self.h
+        for _ in range(SUBMIT_ATTEMPTS):
+            try:
+                return h.submit(payload, timeout=SUBMIT_TIMEOUT_S)
+            except Denied as denied:
+                if denied.code not in _RETRYABLE:
+                    return denied
+                self.coverage.denials[f"retried:{denied.code.value}"] += 1
+                h.wait_recovered()
+                h.run_until(lambda: False, 0.5)
+            except pykka.Timeout:
+                self.coverage.events["submit_timeout"] += 1
+            except DeadlockError:
+                self.coverage.events["submit_deadlock"] += 1
+                h.run_until(lambda: False, 1.0)
+        return None
+
+    def _submit_group(self, plan: GroupPlan) -> None:
+        payload = group_payload(self.view, plan)
+        answer = self._submit(payload)
+        if answer is None:
+            self.unanswered.append(plan.key)
+            self._pending_payloads[plan.key] = payload
+            return
+        if isinstance(answer, Denied):
+            self.coverage.denials[f"valid:{answer.code.value}"] += 1
+            self.errors.append(f"valid request {plan.key} ({plan.strategy}) denied: {answer}")
+            return
+        self.accepted[plan.key] = answer.group_id
+        self._aim_reversal_rejects(payload)
+
+    def _retry_unanswered(self) -> None:
+        """Once faults stop, a request that was never answered must be answered now (liveness)."""
+        for key in list(self.unanswered):
+            answer = self._submit(self._pending_payloads[key])
+            if answer is None:
+                self.errors.append(f"I10 request {key} was never answered, even after faults stopped")
+            elif isinstance(answer, Denied):
+                self.errors.append(f"valid request {key} denied after faults stopped: {answer}")
+            else:
+                self.accepted[key] = answer.group_id
+                self.unanswered.remove(key)
+
+    def _submit_bad(self, bad: BadRequest) -> None:
+        conflict = self.params.groups[0] if bad.kind == "idempotency_conflict" else None
+        payload = bad_payload(self.view, bad, conflict)
+        answer = self._submit(payload)
+        code: str | None
+        if answer is None:
+            self.errors.append(f"bad request {bad.key} ({bad.kind}) was never answered")
+            return
+        code = answer.code.value if isinstance(answer, Denied) else None
+        self.coverage.denials[code or "ACCEPTED"] += 1
+        self.denials.append(Denial(bad.key, bad.kind, bad.expected_code, code, conflict.key if conflict else None))
+
+    def _aim_reversal_rejects(self, payload: dict[str, Any]) -> None:
+        """Rejects aimed at reversal orders alone: the first order on the opposite side of a leg."""
+        wanted = self.params.reversal_rejects
+        legs = payload["legs"]
+        for leg in self.rng.sample(legs, min(wanted, len(legs))):
+            opposite = "BUY" if leg["side"] == "SELL" else "SELL"
+            self.h.exchange.add_rule(
+                OrderRule(match(tradingsymbol=leg["tradingsymbol"], side=opposite), reject("RMS: reversal rejected (drill)"))
+            )
+            self.coverage.events["reversal_reject_rule"] += 1
+
+    # ------------------------------------------------------------------ the market and the process
+
+    def _market_event(self, event: MarketEvent) -> None:
+        h = self.h
+        self.coverage.events[f"market.{event.kind}"] += 1
+        if event.kind == "gap":
+            h.exchange.gap(event.underlying, pct=event.value)
+        elif event.kind == "halt":
+            h.exchange.halt(event.underlying, event.value)
+        elif event.kind == "disconnect":
+            assert h.broker is not None
+            h.exchange.disconnect(h.broker.account, event.value)
+        elif event.kind == "clock_jump":
+            h.runtime.clock.jump_wall_clock(event.value)
+        elif event.kind == "storm":
+            self._restart_storm(int(event.value))
+
+    def _restart_storm(self, index: int) -> None:
+        """More crashes of one group's actor than its supervisor's limit allows: it must escalate."""
+        plan = self.params.groups[index]
+        group_id = self.accepted.get(plan.key)
+        if group_id is None:
+            return
+        record = group_record(self.h.store, group_id)
+        if record is None or record.settled:
+            return
+        assert self.h.ctx is not None
+        for n in range(STORM_POISONS):
+            self.h.ctx.directory.tell(f"group/{group_id}", Poison(f"restart storm {n}"))
+        self.coverage.events["restart_storm"] += 1
+
+    # ------------------------------------------------------------------ the verdict
+
+    def _result(self) -> SeedResult:
+        h, params = self.h, self.params
+        violations = list(h.violations)
+        violations += self.transitions.illegal
+        violations += check_run(
+            h.store,
+            h.exchange,
+            unhedged_bound_s=h.options.settings.execution.unhedged_bound_s,
+            accepted=self.accepted,
+            denials=self.denials,
+        )
+        if h.runtime.timer_errors:
+            self.errors.append(f"{h.runtime.timer_errors} timer callbacks raised")
+        groups = {}
+        for group_id in stored_group_ids(h.store):
+            record = group_record(h.store, group_id)
+            assert record is not None
+            groups[group_id] = f"{record.state.value}/{record.outcome.value or '-'}"
+            for entry in h.store.journal(f"journal/{group_id}"):
+                self.coverage.states[f"group:{entry.event['state']}"] += 1
+            if record.state.value == "ESCALATED":
+                self.coverage.states["group:ESCALATED"] += 1
+            if record.outcome.value:
+                self.coverage.states[f"outcome:{record.outcome.value}"] += 1
+        cov = self.coverage
+        cov.sites.update(self.plan.crashes)
+        cov.process_sites.update(self.plan.process_crashes)
+        cov.visits.update(self.plan.visits)
+        for kind, count in h.exchange.log.counts.items():
+            cov.events[f"exchange.{kind}"] += count
+        cov.events["seeds"] += 1
+        return SeedResult(
+            seed=self.seed,
+            violations=violations,
+            errors=self.errors,
+            trace_hash=h.runtime.trace.hexdigest(),
+            exchange_digest=h.exchange.digest(),
+            groups=groups,
+            process_crashes=h.process_crashes,
+            actor_crashes=sum(self.plan.crashes.values()),
+            virtual_s=h.runtime.clock.monotonic(),
+            steps=h.runtime.steps,
+            coverage=cov,
+            mix=params.mix.describe(),
+        )
+
+
+def run_seed(seed: int, mix: DrillMix | None = None) -> SeedResult:
+    return SeedRun(draw_params(seed, mix)).run()
+
+
+__all__ = ["SeedResult", "calm_exchange", "drill_universe", "run_seed"]
