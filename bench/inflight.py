@@ -1,0 +1,170 @@
+"""Memory and recovery, over one data directory holding `groups` condors in flight.
+
+Build: condors against an exchange that holds both short legs OPEN and unfilled (scenario rule
+`hold()`), so each group has its wings filled and its risk phase working. Once the system is quiet,
+RSS is read (memory per in-flight group) and the service is stopped without settling anything: no
+actor writes on the way down, so the directory is what a SIGKILL at that moment would leave.
+
+While legguard is down, the held short orders are cancelled at the exchange (as a trader would from
+another terminal): every group now has a risk leg that cannot complete. Recovery is a new
+`api.service.Service` over the same directory and the same exchange, timed from its constructor
+until every group has reconciled and the reversals of both wings of every group have been sent
+(2 per group; counted where the gateway calls the broker, right after each accepted place).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from bench.cpu import rss_bytes, thread_count
+from bench.payloads import Condor
+from bench.rig import Rig
+from bench.throughput import writer_barrier
+from brokers.port import OrderRequest
+from domain.model import OrderType
+from sim.broker import SimBroker
+from sim.exchange import Exchange, OrderRule, hold, match
+
+WAIT_S = 600.0
+ACCOUNT = "default"
+
+
+class CountingBroker(SimBroker):
+    """SimBroker that counts the MARKET orders it accepted (recovery sends nothing else)."""
+
+    def __init__(self, exchange: Exchange, target: int) -> None:
+        super().__init__(exchange, ACCOUNT)
+        self.target = target
+        self.market_orders = 0
+        self.other_orders = 0
+        self.reached_ns = 0
+        self.reached = threading.Event()
+        self._lock = threading.Lock()
+
+    def place_order(self, request: OrderRequest) -> str:
+        order_id = super().place_order(request)
+        with self._lock:
+            if request.order_type is OrderType.MARKET:
+                self.market_orders += 1
+                if self.market_orders == self.target:
+                    self.reached_ns = time.perf_counter_ns()
+                    self.reached.set()
+            else:
+                self.other_orders += 1
+        return order_id
+
+
+def build_in_flight(rig: Rig, condor: Condor, prices: dict[str, float], groups: int) -> dict[str, Any]:
+    """Submit `groups` condors whose shorts are held, wait until the system is quiet; memory figures."""
+    exchange = rig.exchange
+    rules = [
+        exchange.add_rule(OrderRule(match(tradingsymbol=symbol, side="SELL"), hold(), once=False))
+        for symbol in (condor.short_put, condor.short_call)
+    ]
+    rss_before = rss_bytes()
+    threads_before = thread_count()
+    futures = [rig.submit(condor.payload(f"if-{n}-{time.time_ns()}", prices)) for n in range(groups)]
+    group_ids = [f.get(timeout=WAIT_S).group_id for f in futures]
+    _wait_for(lambda: _held_open(exchange, condor) >= 2 * groups, "held short orders OPEN")
+    _quiesce(rig)
+    rss_after = rss_bytes()
+    threads_after = thread_count()
+    for rule in rules:
+        exchange.remove_rule(rule)
+    return {
+        "group_ids": group_ids,
+        "rss_per_group_kb": round((rss_after - rss_before) / groups / 1024, 1),
+        "rss_in_flight_mb": round((rss_after - rss_before) / 2**20, 1),
+        "threads_per_group": round((threads_after - threads_before) / groups, 2),
+    }
+
+
+def _held_open(exchange: Exchange, condor: Condor) -> int:
+    shorts = {condor.short_put, condor.short_call}
+    return sum(
+        1 for o in exchange.orders(ACCOUNT)
+        if o.tradingsymbol in shorts and o.transaction_type == "SELL" and o.status == "OPEN"
+    )
+
+
+def _quiesce(rig: Rig) -> None:
+    """Until a writer barrier finds no new commit for a while: every actor has had its say."""
+    assert rig.system is not None
+    last = -1
+    while True:
+        writer_barrier(rig)
+        commits = rig.system.describe("writer")["commits"]
+        if commits == last:
+            return
+        last = commits
+        time.sleep(0.3)
+
+
+def _wait_for(predicate: Any, what: str, timeout: float = WAIT_S) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what}: not within {timeout} s")
+        time.sleep(0.05)
+
+
+def cancel_held_shorts(exchange: Exchange, condor: Condor) -> int:
+    """What a trader does from another terminal while legguard is down."""
+    shorts = {condor.short_put, condor.short_call}
+    held = [
+        o.order_id for o in exchange.orders(ACCOUNT)
+        if o.tradingsymbol in shorts and o.transaction_type == "SELL" and o.status == "OPEN"
+    ]
+    for order_id in held:
+        exchange.cancel(ACCOUNT, order_id)
+    _wait_for(lambda: _held_open(exchange, condor) == 0, "held shorts cancelled")
+    return len(held)
+
+
+def measure_recovery(rig: Rig, groups: int, group_ids: list[str], build_service: Any) -> dict[str, Any]:
+    """A new Service over the stopped rig's directory; seconds until all reconciled and reversed."""
+    broker = CountingBroker(rig.exchange, target=2 * groups)
+    started = time.perf_counter_ns()
+    service = build_service(broker)
+    try:
+        reconciled_ns = 0
+        deadline = time.monotonic() + WAIT_S
+        while not (reconciled_ns and broker.reached.is_set()):
+            if not reconciled_ns and _reconciled(service):
+                reconciled_ns = time.perf_counter_ns()
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"recovery: {broker.market_orders} of {2 * groups} reversals sent in {WAIT_S} s"
+                )
+            broker.reached.wait(0.01)
+        done_ns = max(reconciled_ns, broker.reached_ns)
+        settled_s = _wait_settled(service, group_ids, started)
+    finally:
+        service.close()
+    return {
+        "recovery_1000_groups_s": round((done_ns - started) / 1e9, 3),
+        "recovery_groups": groups,
+        "recovery_reconciled_s": round((reconciled_ns - started) / 1e9, 3),
+        "recovery_reversals_sent": broker.market_orders,
+        "recovery_unexpected_orders": broker.other_orders,
+        "recovery_all_flat_s": settled_s,
+    }
+
+
+def _reconciled(service: Any) -> bool:
+    """The risk actor is up and has heard every recovering group report back."""
+    risk = service.system.describe("risk")
+    return risk is not None and not risk["recovering"]
+
+
+def _wait_settled(service: Any, group_ids: list[str], started_ns: int) -> float | None:
+    """Seconds from the constructor until the store shows every group settled (None: timed out)."""
+    deadline = time.monotonic() + WAIT_S
+    wanted = set(group_ids)
+    while wanted & set(service.store.open_groups()):
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.05)
+    return round((time.perf_counter_ns() - started_ns) / 1e9, 3)
