@@ -94,6 +94,11 @@ class GroupActor(SupervisedActor):
         if self.restarted or self.recovering:
             self._rehydrate()
             return
+        # The gate committed this group's record (seq 1, with its margin reservation and sizing):
+        # continue from it rather than from a blank one.
+        accepted = self.ctx.store.snapshot(keys.group_key(self.group_id))
+        if accepted is not None:
+            self.record = GroupRecord.from_record(accepted[1])
         for leg in self.spec.legs:
             self._start_leg(leg.leg_id, recovering=False)
         self._begin_phase(next_phase(self.spec, None))

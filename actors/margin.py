@@ -29,6 +29,7 @@ from supervision.base import SupervisedActor, handles
 @dataclass(frozen=True)
 class CheckMargin:
     spec: GroupSpec
+    reserve: bool = True  # False: price it only (sizing asks what one set would need)
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ class MarginActor(SupervisedActor):
         elapsed = (self.ctx.clock.monotonic() - started) * 1000
         self.checks += 1
         self.last_elapsed_ms = elapsed
-        if verdict.fits:
+        if verdict.fits and message.reserve:
             self.reservations[message.spec.group_id] = worst.required
         return MarginDecision(
             fits=verdict.fits,

@@ -314,10 +314,19 @@ class SubmitGroup:
 
 
 @dataclass(frozen=True)
+class SubmitIntent:
+    """A strategy's intent: legs in lot ratios, a direction and a confidence; risk sizes it."""
+
+    payload: dict[str, Any]
+    future: Any = None
+
+
+@dataclass(frozen=True)
 class GroupAccepted:
     group_id: str
     duplicate: bool = False
     spec: GroupSpec | None = None
+    sizing: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

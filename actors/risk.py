@@ -28,6 +28,7 @@ from actors.messages import (
     GroupReconciled,
     StartGroup,
     SubmitGroup,
+    SubmitIntent,
 )
 from actors.persist import commit
 from domain.errors import Denied, DenialCode
@@ -183,10 +184,45 @@ class RiskActor(SupervisedActor):
         except Denied as denied:
             self._answer_denied(message.future, denied)
 
-    def _admit(self, message: SubmitGroup) -> None:
+    @handles(SubmitIntent)
+    def on_submit_intent(self, message: SubmitIntent) -> None:
+        """Strategies say direction; risk decides the quantity, then the group goes through the gate."""
+        from actors.margin import CheckMargin
+        from actors.sizing import confidence_of, payload_for_sets, refuse_zero, sizing_inputs
+        from domain.sizing import size_sets
+
+        try:
+            confidence = confidence_of(message.payload)
+            universe = self.ctx.universe
+
+            def lot_size_of(symbol: Any) -> int | None:
+                inst = universe.get(symbol) if isinstance(symbol, str) else None
+                return inst.lot_size if inst is not None else None
+
+            one_set = payload_for_sets(message.payload, 1, lot_size_of)
+            spec = validate_group_request(one_set, self._validation_context("sizing"))
+            existing = self._idempotency(spec.idempotency_key)
+            original = check_idempotency(existing, payload_fingerprint(message.payload))
+            if original is not None:
+                self._answer(message.future, GroupAccepted(original, duplicate=True))
+                return
+            check_trading_state(self.trading_state, spec, recovering=self.is_recovering, positions=self._positions())
+            ref = self.ctx.directory.lookup("margin")
+            if ref is None:
+                raise Denied(DenialCode.MARGIN, "legs", "no margin check available to size with")
+            priced = ref.ask(CheckMargin(spec, reserve=False), timeout=self.ctx.settings.execution.margin_check_timeout_s)
+            decision = size_sets(sizing_inputs(self.ctx, spec, priced.required, priced.available, confidence))
+            refuse_zero(decision)
+            sized = payload_for_sets(message.payload, decision.sets, lot_size_of)
+            self._admit(SubmitGroup(sized, future=message.future), fingerprint_of=message.payload,
+                        sizing=decision.as_dict())
+        except Denied as denied:
+            self._answer_denied(message.future, denied)
+
+    def _admit(self, message: SubmitGroup, *, fingerprint_of: Any = None, sizing: dict[str, Any] | None = None) -> None:
         group_id = self.ctx.ids.next("g")
         spec = validate_group_request(message.payload, self._validation_context(group_id))
-        fingerprint = payload_fingerprint(message.payload)
+        fingerprint = payload_fingerprint(fingerprint_of if fingerprint_of is not None else message.payload)
         existing = self._idempotency(spec.idempotency_key)
         original = check_idempotency(existing, fingerprint)
         if original is not None:
@@ -203,6 +239,8 @@ class RiskActor(SupervisedActor):
         margin = self._check_margin(spec)
         self.pending_keys[spec.idempotency_key] = fingerprint
         self.pending_commits[group_id] = (spec, message.future)
+        if sizing is not None:
+            margin = {**margin, "sizing": sizing}
         self.open_groups[group_id] = "VALIDATED"
         record = GroupRecord(spec=spec, created_at=self.ctx.clock.now(), extra=margin)
         batch = (
@@ -225,7 +263,9 @@ class RiskActor(SupervisedActor):
     def on_committed(self, message: GroupCommitted) -> None:
         self.pending_keys.pop(message.spec.idempotency_key, None)
         self.pending_commits.pop(message.spec.group_id, None)
-        self._answer(message.future, GroupAccepted(message.spec.group_id, spec=message.spec))
+        found = self.ctx.store.snapshot(keys.group_key(message.spec.group_id))
+        sizing = GroupRecord.from_record(found[1]).extra.get("sizing") if found else None
+        self._answer(message.future, GroupAccepted(message.spec.group_id, spec=message.spec, sizing=sizing))
 
     @handles(CommitFailed)
     def on_commit_failed(self, message: CommitFailed) -> None:

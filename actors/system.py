@@ -26,7 +26,7 @@ from actors.exposure import ExposureActor
 from actors.margin import MarginActor
 from actors.market import MarketActor
 from actors.stop_loss import StopsSupervisor
-from actors.messages import SubmitGroup
+from actors.messages import SubmitGroup, SubmitIntent
 from actors.risk import RiskActor
 from actors.writer import WriterActor
 from runtime.actors import new_future
@@ -71,6 +71,12 @@ class System:
         """Submit a group; returns a future resolved with GroupAccepted or failed with Denied."""
         future = new_future(self.ctx.runtime)
         self.ctx.directory.tell("risk", SubmitGroup(payload, future=future))
+        return future
+
+    def submit_intent(self, payload: dict[str, Any]) -> Any:
+        """Submit a strategy's intent (lot ratios and a confidence); risk sizes it."""
+        future = new_future(self.ctx.runtime)
+        self.ctx.directory.tell("risk", SubmitIntent(payload, future=future))
         return future
 
     def ask(self, address: str, message: Any) -> Any:

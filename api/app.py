@@ -65,6 +65,14 @@ def create_app(service: Any, *, token: str = "", submit_timeout_s: float = 15.0)
 
     @app.post("/v1/groups", status_code=201)
     async def submit_group(request: Request) -> Any:
+        return await _submit(request, service.submit_and_wait)
+
+    @app.post("/v1/intents", status_code=201)
+    async def submit_intent(request: Request) -> Any:
+        """A strategy's intent: legs as lot ratios plus a confidence; risk decides the quantity."""
+        return await _submit(request, service.submit_intent_and_wait)
+
+    async def _submit(request: Request, submit: Callable[..., Any]) -> Any:
         raw = await request.body()
         if len(raw) > MAX_BODY:
             return denied_response(Denied(DenialCode.SCHEMA_ERROR, "$", f"body over {MAX_BODY} bytes"))
@@ -75,11 +83,14 @@ def create_app(service: Any, *, token: str = "", submit_timeout_s: float = 15.0)
         from starlette.concurrency import run_in_threadpool
 
         try:
-            accepted = await run_in_threadpool(service.submit_and_wait, payload, submit_timeout_s)
+            accepted = await run_in_threadpool(submit, payload, submit_timeout_s)
         except Denied as denied:
             return denied_response(denied)
         status = 200 if accepted.duplicate else 201
-        return JSONResponse({"group_id": accepted.group_id, "duplicate": accepted.duplicate}, status_code=status)
+        body = {"group_id": accepted.group_id, "duplicate": accepted.duplicate}
+        if accepted.sizing:
+            body["sizing"] = accepted.sizing
+        return JSONResponse(body, status_code=status)
 
     @app.get("/v1/groups/{group_id}")
     def get_group(group_id: str) -> Any:

@@ -96,6 +96,10 @@ class Service:
             raise
         return accepted
 
+    def submit_intent_and_wait(self, payload: Any, timeout: float) -> GroupAccepted:
+        accepted: GroupAccepted = self.system.submit_intent(payload).get(timeout=timeout)
+        return accepted
+
     def cancel(self, group_id: str, reason: str) -> None:
         self.ctx.directory.tell(f"group/{group_id}", FailGroup(reason))
 

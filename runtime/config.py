@@ -88,6 +88,11 @@ class RiskConfig:
     stop_fill_timeout_s: float = 2.0
     stale_tick_s: float = 5.0
     price_band_pct: float = 0.4
+    # Sizing (strategies say direction, risk decides quantity).
+    daily_loss_limit: float = 50_000.0
+    portfolio_delta_limit: float = 500.0
+    baseline_vol: float = 0.14
+    max_sets: int = 50
     max_lots_per_instrument: int = 2000
     max_gross_notional: float = 5e9
 

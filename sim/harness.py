@@ -172,6 +172,10 @@ class Harness:
                 self.crash()
                 self.wait_recovered()
 
+    def submit_intent(self, payload: dict[str, Any], timeout: float = 30.0) -> GroupAccepted:
+        assert self.system is not None
+        return self.runtime.wait(self.system.submit_intent(payload), timeout)  # type: ignore[no-any-return]
+
     def ask(self, address: str, message: Any, timeout: float = 30.0) -> Any:
         """Ask an actor from the driver (virtual time); a process crash meanwhile reboots and retries."""
         while True:

@@ -23,6 +23,7 @@ class DrillFaults:
     fire_p: float
     crash_process: Callable[[], None]
     process_crash_at: Iterable[tuple[str, int]] = ()
+    quiet_sites: Iterable[str] = ()
     max_crashes: int = 50
     active: bool = True
     enabled: dict[str, bool] = field(default_factory=dict)
@@ -32,6 +33,7 @@ class DrillFaults:
 
     def __post_init__(self) -> None:
         self._due: dict[str, set[int]] = {}
+        self._quiet = frozenset(self.quiet_sites)
         for site, visit in self.process_crash_at:
             self._due.setdefault(site, set()).add(visit)
 
@@ -41,7 +43,7 @@ class DrillFaults:
             return
         on = self.enabled.get(site)
         if on is None:
-            on = self.enabled[site] = self.rng.random() < self.site_p
+            on = self.enabled[site] = self.rng.random() < self.site_p and site not in self._quiet
         if on and sum(self.crashes.values()) < self.max_crashes and self.rng.random() < self.fire_p:
             self.crashes[site] += 1
             raise InjectedCrash(site)

@@ -51,6 +51,7 @@ class DrillMix:
     reversal_rejects: bool = True
     market_events: bool = True
     restart_storms: bool = True
+    quiet_sites: tuple[str, ...] = ()  # actor-crash sites never switched on
     strategies: tuple[str, ...] = STRATEGIES
     bad_input_share: float = 0.10
 
@@ -103,6 +104,7 @@ class SeedParams:
     reversal_rejects: int  # reversal orders the exchange rejects on purpose (rules on their symbol/side)
     site_p: float
     fire_p: float
+    quiet_sites: tuple[str, ...]
     process_crash_at: tuple[tuple[str, int], ...]  # (site, visit counted over the whole seed)
     groups: tuple[GroupPlan, ...]
     bad: tuple[BadRequest, ...]
@@ -131,6 +133,7 @@ def draw_params(seed: int, mix: DrillMix | None = None) -> SeedParams:
         reversal_rejects=rng.choice((0, 0, 1, 2, 3)) if mix.reversal_rejects else 0,
         site_p=site_p,
         fire_p=fire_p,
+        quiet_sites=mix.quiet_sites,
         process_crash_at=crashes,
         groups=groups,
         bad=bad,

@@ -147,6 +147,7 @@ class SeedRun:
             fire_p=params.fire_p,
             crash_process=self._crash_process,
             process_crash_at=params.process_crash_at,
+            quiet_sites=params.quiet_sites,
         )
         self.h = Harness(params.seed, options=options, faults=lambda _h: self.plan)
         store = self.h.store
