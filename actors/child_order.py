@@ -9,6 +9,7 @@ idempotently (by status rank and cumulative filled quantity).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from actors.messages import (
@@ -66,6 +67,7 @@ def place_message(child: ChildRecord) -> PlaceOrder:
     )
 
 
+@dataclass(frozen=True)
 class LookupDue:
     """Timer: time to look an unknown order up by its tag."""
 

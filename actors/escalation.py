@@ -15,8 +15,8 @@ from actors.child_order import place_message
 from actors.messages import (
     Barrier,
     CancelOrder,
-    CloseGroup,
     ChildUpdate,
+    CloseGroup,
     EscalateGroup,
     FetchBook,
     OrderSent,

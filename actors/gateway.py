@@ -27,10 +27,10 @@ from actors.messages import (
     OrderSent,
     PlaceOrder,
     PurgeEntries,
-    SubscribeTicks,
     Route,
     SendRejected,
     SendUnknown,
+    SubscribeTicks,
     TagLookedUp,
 )
 from brokers.port import Broker, BrokerError, BrokerRejected, BrokerRetryable, BrokerUnknownOutcome

@@ -9,8 +9,8 @@ and ends EMERGENCY_HEDGED (flat) — or HEDGED when everything filled as intende
 
 from __future__ import annotations
 
-from dataclasses import asdict
 import dataclasses
+from dataclasses import asdict
 from typing import Any
 
 from actors.leg import LegActor, leg_address
@@ -48,7 +48,6 @@ from storage import keys
 from storage.batch import Batch
 from supervision.base import SupervisedActor, handles
 from supervision.messages import ChildSpec, Restart, StartChild
-
 
 # Who hears of every durable group transition (those not running are skipped).
 GROUP_WATCHERS = ("risk", "margin", "exposure", "stops")

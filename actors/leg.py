@@ -8,7 +8,7 @@ keeps doing so for fills that arrive late.
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from actors.child_order import ChildOrderActor, child_address, place_message
@@ -46,11 +46,11 @@ def leg_address(group_id: str, leg_id: str) -> str:
     return f"leg/{group_id}/{leg_id}"
 
 
+@dataclass(frozen=True)
 class ChaseDue:
     """Timer: a protected market reversal still has an unfilled remainder at the band."""
 
-    def __init__(self, child_id: str) -> None:
-        self.child_id = child_id
+    child_id: str
 
 
 class LegActor(SupervisedActor):

@@ -17,11 +17,11 @@ from typing import Any
 from actors.messages import GroupChanged
 from actors.reads import read_broker
 from brokers.port import OrderRequest
-from domain.margin import MarketView, MarginVerdict, worst_case_margin
+from domain.greeks import years_to_expiry
+from domain.margin import MarginVerdict, MarketView, worst_case_margin
 from domain.model import GroupSpec, OrderType, Side
 from domain.plan import GroupRecord
 from domain.pricing import option_vol, parity_spot, parity_symbols
-from domain.greeks import years_to_expiry
 from storage import keys
 from supervision.base import SupervisedActor, handles
 

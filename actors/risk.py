@@ -18,20 +18,20 @@ from actors.messages import (
     BrokerStateChanged,
     CloseGroup,
     CommitFailed,
-    FailGroup,
-    KillSwitch,
-    KillSwitchCommitted,
-    PurgeEntries,
     EscalateGroup,
+    FailGroup,
     GroupAccepted,
     GroupChanged,
     GroupReconciled,
+    KillSwitch,
+    KillSwitchCommitted,
+    PurgeEntries,
     StartGroup,
     SubmitGroup,
     SubmitIntent,
 )
 from actors.persist import commit
-from domain.errors import Denied, DenialCode
+from domain.errors import DenialCode, Denied
 from domain.gate import (
     IdempotencyRecord,
     TradingState,
@@ -46,7 +46,6 @@ from domain.validation import ValidationContext, validate_group_request
 from storage import keys
 from storage.batch import Batch
 from supervision.base import SupervisedActor, handles
-
 
 # One snapshot per settled group that still holds its position, removed when it is closed.
 HELD_PREFIX = "held/"

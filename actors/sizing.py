@@ -12,12 +12,12 @@ import math
 from typing import Any
 
 from actors.reads import read_broker
-from domain.errors import Denied, DenialCode
+from domain.errors import DenialCode, Denied
 from domain.greeks import delta as bs_delta
 from domain.greeks import years_to_expiry
 from domain.instruments import InstrumentKind
 from domain.pricing import option_vol, parity_spot, parity_symbols
-from domain.sizing import SizingDecision, SizingInputs, size_sets
+from domain.sizing import SizingDecision, SizingInputs
 from supervision.context import ActorContext
 
 INTENT_ONLY = ("confidence",)

@@ -20,14 +20,14 @@ from typing import Any
 import pykka
 
 from actors.escalation import EscalationActor
+from actors.exposure import ExposureActor
 from actors.gateway import GatewayActor
 from actors.groups import GroupsSupervisor
-from actors.exposure import ExposureActor
 from actors.margin import MarginActor
 from actors.market import MarketActor
-from actors.stop_loss import StopsSupervisor
 from actors.messages import SubmitGroup, SubmitIntent
 from actors.risk import RiskActor
+from actors.stop_loss import StopsSupervisor
 from actors.writer import WriterActor
 from runtime.actors import new_future
 from supervision.context import ActorContext

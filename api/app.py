@@ -16,7 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from api.views import group_view
-from domain.errors import Denied, DenialCode
+from domain.errors import DenialCode, Denied
 from domain.gate import check_group_action
 from domain.lifecycle import GroupState
 

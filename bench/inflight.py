@@ -18,6 +18,8 @@ import threading
 import time
 from typing import Any
 
+import pykka
+
 from bench.cpu import rss_bytes, thread_count
 from bench.payloads import Condor
 from bench.rig import Rig
@@ -26,6 +28,7 @@ from brokers.port import OrderRequest
 from domain.model import OrderType
 from sim.broker import SimBroker
 from sim.exchange import Exchange, OrderRule, hold, match
+from storage import codec, keys
 
 WAIT_S = 600.0
 ACCOUNT = "default"
@@ -65,12 +68,14 @@ def build_in_flight(rig: Rig, condor: Condor, prices: dict[str, float], groups: 
     ]
     rss_before = rss_bytes()
     threads_before = thread_count()
+    actors_before = len(pykka.ActorRegistry.get_all())
     futures = [rig.submit(condor.payload(f"if-{n}-{time.time_ns()}", prices)) for n in range(groups)]
     group_ids = [f.get(timeout=WAIT_S).group_id for f in futures]
     _wait_for(lambda: _held_open(exchange, condor) >= 2 * groups, "held short orders OPEN")
     _quiesce(rig)
     rss_after = rss_bytes()
     threads_after = thread_count()
+    actors_after = len(pykka.ActorRegistry.get_all())
     for rule in rules:
         exchange.remove_rule(rule)
     return {
@@ -78,7 +83,23 @@ def build_in_flight(rig: Rig, condor: Condor, prices: dict[str, float], groups: 
         "rss_per_group_kb": round((rss_after - rss_before) / groups / 1024, 1),
         "rss_in_flight_mb": round((rss_after - rss_before) / 2**20, 1),
         "threads_per_group": round((threads_after - threads_before) / groups, 2),
+        "actors_per_group": round((actors_after - actors_before) / groups, 2),
+        "stored_kb_per_group": round(_stored_bytes(rig, group_ids[: min(50, groups)]) / 1024, 2),
     }
+
+
+def _stored_bytes(rig: Rig, group_ids: list[str]) -> float:
+    """Mean encoded size of a group's snapshots (group, legs, children): the state it must hold."""
+    assert rig.store is not None
+    total = 0
+    for group_id in group_ids:
+        found = rig.store.snapshot(keys.group_key(group_id))
+        if found is not None:
+            total += len(codec.encode({"seq": found[0], "body": found[1]}))
+        # The trailing "/" keeps group g1-5 from scanning up g1-50's records.
+        for snapshot in rig.store.scan_snapshots(keys.group_key(group_id) + "/"):
+            total += len(codec.encode({"seq": snapshot.seq, "body": snapshot.body}))
+    return total / max(1, len(group_ids))
 
 
 def _held_open(exchange: Exchange, condor: Condor) -> int:
@@ -168,3 +189,22 @@ def _wait_settled(service: Any, group_ids: list[str], started_ns: int) -> float 
             return None
         time.sleep(0.05)
     return round((time.perf_counter_ns() - started_ns) / 1e9, 3)
+
+
+def recovery_floor(data_dir: str, exchange: Exchange) -> dict[str, Any]:
+    """What recovery cannot avoid: reading every open group's records once, and the broker's book once."""
+    from runtime.config import StorageConfig
+    from storage.env import close_env, open_env
+    from storage.store import Store
+
+    from bench.rig import MAP_SIZE
+
+    env = open_env(StorageConfig(path=data_dir, map_size=MAP_SIZE))
+    try:
+        started = time.perf_counter_ns()
+        recovery = Store(env).load_recovery()
+        exchange.orders(ACCOUNT)
+        elapsed = time.perf_counter_ns() - started
+    finally:
+        close_env(env)
+    return {"recovery_floor_s": round(elapsed / 1e9, 3), "recovery_floor_groups_read": len(recovery.groups)}

@@ -20,7 +20,7 @@ from bench.probe import GatewayProbe
 from bench.watcher import WATCHER, GroupWatcher, WatchBoard
 from runtime.actors import ThreadRuntime
 from runtime.clock import SystemClock
-from runtime.config import ExchangeRules, ExecutionConfig, RiskConfig, Settings, StorageConfig
+from runtime.config import ExchangeRules, Settings, StorageConfig
 from runtime.ids import IdGen
 from runtime.rng import RandomStreams
 from sim.broker import SimBroker
@@ -44,17 +44,31 @@ def watchers() -> tuple[str, ...]:
     return (*getattr(actors.group, "GROUP_WATCHERS", ("risk",)), WATCHER)
 
 
-def bench_settings(**execution: Any) -> Settings:
-    return Settings(
-        rules=BENCH_RULES,
-        execution=dataclasses.replace(ExecutionConfig(), emergency_lane_per_second=100_000, **execution),
-        risk=dataclasses.replace(RiskConfig(), max_open_groups=1_000_000),
+# Held short legs must stay in flight while a thousand groups are built (the default 5 s would fail
+# them and flatten them before the memory and recovery figures are taken).
+RISK_FILL_TIMEOUT_S = 3600.0
+
+
+def bench_settings(base: Settings | None = None) -> Settings:
+    """`base` (defaults, or the --config file) with the account limits raised for the bench."""
+    base = base or Settings()
+    return base.replace(
+        rules=dataclasses.replace(
+            base.rules,
+            orders_per_second=BENCH_RULES.orders_per_second,
+            orders_per_minute=BENCH_RULES.orders_per_minute,
+            orders_per_day=BENCH_RULES.orders_per_day,
+        ),
+        execution=dataclasses.replace(
+            base.execution, emergency_lane_per_second=100_000, risk_fill_timeout_s=RISK_FILL_TIMEOUT_S
+        ),
+        risk=dataclasses.replace(base.risk, max_open_groups=1_000_000),
     )
 
 
-def bench_exchange(clock: SystemClock, *, seed: int = 7) -> Exchange:
+def bench_exchange(clock: SystemClock, settings: Settings, *, seed: int = 7) -> Exchange:
     config = ExchangeConfig(
-        rules=BENCH_RULES,
+        rules=settings.rules,
         latency=LatencyConfig.zero(),
         margin=dataclasses.replace(MarginConfig(), funds=BENCH_FUNDS),
         # The exchange's own RMS margin check prices a SPAN grid per order on legguard's CPU (the

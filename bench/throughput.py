@@ -37,6 +37,8 @@ def measure_throughput(rig: Rig, condor: Condor, prices: dict[str, float], group
     already = len(board.settled)
     board.reset_peak()
     peak_threads = thread_count()
+    assert rig.system is not None
+    writer_before = rig.system.describe("writer")
     cpu_before = cpu_seconds()
     started = time.perf_counter_ns()
     futures = [rig.submit(payload) for payload in payloads]
@@ -48,6 +50,7 @@ def measure_throughput(rig: Rig, condor: Condor, prices: dict[str, float], group
     writer_barrier(rig)
     elapsed_s = (time.perf_counter_ns() - started) / 1e9
     cpu_s = cpu_seconds() - cpu_before
+    writer_after = rig.system.describe("writer")
     group_ids = {f.get(timeout=1.0).group_id for f in futures}
     still_open = group_ids & set(rig.store.open_groups())
     outcomes = {board.settled[g][2] for g in group_ids}
@@ -60,6 +63,11 @@ def measure_throughput(rig: Rig, condor: Condor, prices: dict[str, float], group
         "throughput_elapsed_s": round(elapsed_s, 3),
         # One interpreter runs every actor: CPU per group bounds throughput at 1 / this.
         "throughput_cpu_ms_per_group": round(cpu_s * 1000 / groups, 3),
+        "throughput_cpu_bound_groups_per_s": round(groups / cpu_s, 1),
         "throughput_cpu_utilisation": round(cpu_s / elapsed_s, 2),
+        "throughput_commits_per_group": round((writer_after["commits"] - writer_before["commits"]) / groups, 1),
+        "throughput_fsyncs_per_group": round(
+            (writer_after["transactions"] - writer_before["transactions"]) / groups, 2
+        ),
         "throughput_peak_threads": peak_threads,
     }

@@ -19,8 +19,8 @@ import pykka
 import structlog
 from greenlet import GreenletExit
 
-from supervision.context import ActorContext
 from runtime.faults import InjectedCrash
+from supervision.context import ActorContext
 from supervision.messages import ChildExited, ChildFailed, Describe, Poison
 
 M = TypeVar("M")

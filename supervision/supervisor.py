@@ -185,7 +185,7 @@ class Supervisor(SupervisedActor):
             self.tell(self.supervisor_address, ChildFailed(self.actor_address, self.actor_urn, reason, "receive"))
             # Stop without reporting a normal exit: the failure above is what the parent must see.
             self.supervisor_address = None
-        self.actor_ref.tell(pykka.messages._ActorStop())  # noqa: SLF001
+        self.actor_ref.tell(pykka.messages._ActorStop())
 
     # ------------------------------------------------------------------ mechanics
 

@@ -61,6 +61,11 @@ class KiteBroker:
         self._lock = threading.Lock()
         self._push = push if push is not None else KitePushChannel(config, clock=clock)
 
+    @property
+    def push(self) -> KitePushChannel:
+        """The push channel (its `connected` flag and `connects` count are what operators watch)."""
+        return self._push
+
     # ------------------------------------------------------------------ calls
 
     def _call(self, fn: Callable[..., T], *args: Any, write: bool, **kwargs: Any) -> T:

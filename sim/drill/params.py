@@ -7,6 +7,7 @@ range that must stay green while a failure class is being fixed); the default is
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from dataclasses import dataclass, field
 
@@ -46,6 +47,9 @@ class DrillMix:
 
     exchange_faults: bool = True
     latency_spikes: bool = True
+    unknown_outcomes: bool = True  # sends that time out after (or before) the exchange got them
+    drop_terminal: bool = True  # may a dropped update be the order's last (COMPLETE, CANCELLED, REJECTED)?
+    max_gap_pct: float = 0.30  # a gap past 10 % trips the index circuit breaker (a 900 s halt)
     actor_crashes: bool = True
     process_crashes: tuple[int, int] = (1, 5)
     reversal_rejects: bool = True
@@ -119,6 +123,10 @@ def draw_params(seed: int, mix: DrillMix | None = None) -> SeedParams:
     groups = tuple(_group(rng, i, mix) for i in range(rng.randint(1, 3)))
     bad = _bad_requests(rng, len(groups), mix)
     faults = _exchange_faults(rng) if mix.exchange_faults else FaultConfig()
+    if not mix.drop_terminal:
+        faults = dataclasses.replace(faults, drop_terminal=False)
+    if not mix.unknown_outcomes:
+        faults = dataclasses.replace(faults, unknown_outcome_rate=0.0, lost_send_rate=0.0)
     latency = _latency(rng, mix)
     events = _events(rng, groups, mix)
     low, high = mix.process_crashes
@@ -206,6 +214,7 @@ def _events(rng: random.Random, groups: tuple[GroupPlan, ...], mix: DrillMix) ->
     if mix.market_events:
         if rng.random() < 0.25:
             pct = rng.uniform(0.05, 0.30) * rng.choice((-1, 1))
+            pct = max(-mix.max_gap_pct, min(mix.max_gap_pct, pct))
             events.append(MarketEvent(rng.uniform(0.0, 8.0), "gap", rng.choice(underlyings), pct))
         if rng.random() < 0.10:
             events.append(MarketEvent(rng.uniform(0.0, 8.0), "halt", rng.choice(underlyings), rng.uniform(1.0, 20.0)))

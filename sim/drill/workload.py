@@ -16,6 +16,9 @@ from domain.instruments import Instrument, InstrumentKind, InstrumentUniverse, r
 from sim.drill.params import BadRequest, GroupPlan
 
 
+MAX_OFFSET = 9  # the furthest strike from the money a plan uses (wing 3 + 5 + 1)
+
+
 @dataclass
 class MarketView:
     """What building a request needs to know: the chain, where the money is, and last prices."""
@@ -30,7 +33,10 @@ class MarketView:
         strikes = sorted(chain)
         spot = self.spot(underlying)
         money = min(range(len(strikes)), key=lambda i: abs(strikes[i] - spot))
-        index = max(0, min(len(strikes) - 1, money + offset))
+        # Far from the listed money (after a gap) the chain runs out: keep every offset on the chain
+        # so that the legs of one group stay on distinct strikes.
+        money = max(MAX_OFFSET, min(len(strikes) - 1 - MAX_OFFSET, money))
+        index = money + offset
         return chain[strikes[index]]
 
     def _chain(self, underlying: str, kind: str) -> dict[float, Instrument]:

@@ -16,6 +16,8 @@ not, and these answer 404):
 - `POST /_sim/rules`       → JSON order rule, e.g. `{"tag_prefix": "g1", "action": "reject",
                               "message": "RMS: margin"}` → `{"rule_id": n}` (see SimExchangeControl)
 - `DELETE /_sim/rules`     → remove every rule
+- `POST /_sim/release`     → `{"order_id": "..."}`: an order a `hold` rule keeps OPEN matches from now
+                              on (404 when the exchange has no such order)
 - `POST /_sim/funds`       → `{"amount": 1000000}` (the account's opening balance)
 - `GET  /_sim/ledger`      → the exchange's own books: `net_positions`, `working_orders`, `digest`
 """
@@ -104,6 +106,21 @@ async def clear_rules(request: Request) -> JSONResponse:
     return JSONResponse({"cleared": True})
 
 
+async def release_order(request: Request) -> JSONResponse:
+    control = _control(request)
+    if control is None:
+        return _no_control()
+    try:
+        order_id = str((await request.json())["order_id"])
+    except (KeyError, TypeError, ValueError) as exc:
+        return JSONResponse({"error": f"order_id is required: {exc}"}, status_code=400)
+    try:
+        control.release(order_id)
+    except KeyError:
+        return JSONResponse({"error": f"no order {order_id}"}, status_code=404)
+    return JSONResponse({"released": order_id})
+
+
 async def set_funds(request: Request) -> JSONResponse:
     control = _control(request)
     if control is None:
@@ -129,6 +146,7 @@ def admin_routes() -> list[Route]:
         Route("/_sim/faults", clear_faults, methods=["DELETE"]),
         Route("/_sim/rules", add_rule, methods=["POST"]),
         Route("/_sim/rules", clear_rules, methods=["DELETE"]),
+        Route("/_sim/release", release_order, methods=["POST"]),
         Route("/_sim/funds", set_funds, methods=["POST"]),
         Route("/_sim/ledger", ledger, methods=["GET"]),
     ]

@@ -71,6 +71,10 @@ class SimExchangeControl:
     def clear_rules(self) -> None:
         self._exchange.clear_rules()
 
+    def release(self, order_id: str) -> None:
+        """Let an order a `hold` rule keeps OPEN match from now on (KeyError: no such order)."""
+        self._exchange.release(order_id)
+
     def set_funds(self, amount: float, account: str = "default") -> None:
         self._exchange.set_funds(account, amount)
 

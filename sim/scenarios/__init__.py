@@ -12,8 +12,6 @@ from collections.abc import Callable
 from typing import Any
 
 from sim.scenarios.base import ScenarioResult
-from sim.scenarios.risk import kill_switch_mid_group, margin_shock
-from sim.scenarios.stops import pending_leg_exposure, sl_gap_through
 from sim.scenarios.execution import (
     crash_mid_execution,
     freeze_split_child_reject,
@@ -21,6 +19,8 @@ from sim.scenarios.execution import (
     leg_reject_reversal,
     partial_fill_reversal,
 )
+from sim.scenarios.risk import kill_switch_mid_group, margin_shock
+from sim.scenarios.stops import pending_leg_exposure, sl_gap_through
 
 SCENARIOS: dict[str, Callable[..., ScenarioResult]] = {
     "iron-condor": iron_condor,

@@ -8,9 +8,8 @@ from typing import Any
 
 from domain.instruments import UnderlyingSpec
 from runtime.config import Settings
-from sim.exchange.config import ExchangeConfig
 from sim.exchange.rules import OrderRule, hold, match, partial, reject
-from sim.exchange.universe import Listing, build_universe, default_listings
+from sim.exchange.universe import build_universe, default_listings
 from sim.faults import CrashAtVisit
 from sim.harness import Harness, HarnessOptions, is_exchange_timer
 from sim.scenarios.base import (

@@ -13,7 +13,7 @@ from domain.model import OrderType, Side
 from runtime.config import Settings
 from sim.exchange.rules import OrderRule, hold, match
 from sim.harness import Harness, HarnessOptions
-from sim.scenarios.base import ScenarioResult, group_payload, leg, marketable_limit, option_symbol, result
+from sim.scenarios.base import ScenarioResult, group_payload, leg, option_symbol, result
 from sim.scenarios.execution import SETTLE_TIMEOUT_S, _condor
 
 

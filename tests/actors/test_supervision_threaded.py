@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from runtime.actors import ThreadRuntime
-from runtime.ids import IdGen
 from runtime.config import Settings
+from runtime.ids import IdGen
 from supervision import (
     ActorContext,
     ChildSpec,

@@ -5,6 +5,7 @@ The same path the service takes against `legguard sim-exchange`, here with the s
 
 from __future__ import annotations
 
+import urllib.error
 from collections.abc import Iterator
 
 import pytest
@@ -189,3 +190,25 @@ def test_exchange_unknown_outcomes_resolve_by_tag(
         assert info.value.code == 504
     assert len(broker.order_by_tag("uo-kept")) == 1  # placed: never send it again
     assert broker.order_by_tag("uo-lost") == []  # never placed: safe to send afresh
+
+
+def test_held_order_is_released_through_the_control_route(
+    broker: KiteBroker, face: ExchangeFace, sim_server: KiteServerThread
+) -> None:
+    """`/_sim/rules` hold keeps an order OPEN and unfilled; `/_sim/release` lets it match (how a test in
+    another process decides when a fill happens)."""
+    inst = nifty_call(face, 24_000.0)
+    recorder = Recorder()
+    broker.subscribe(recorder)
+    assert recorder.next_connection() is True
+    admin(sim_server.api_root, "/_sim/rules", {"tag_prefix": "held", "action": "hold"})
+    order_id = broker.place_order(request(inst, "held-1", Side.BUY))
+    recorder.update_with(order_id, "OPEN")
+    assert admin(sim_server.api_root, "/_sim/ledger", method="GET")["working_orders"] == [order_id]
+
+    assert admin(sim_server.api_root, "/_sim/release", {"order_id": order_id}) == {"released": order_id}
+    assert recorder.update_with(order_id, "COMPLETE").filled_quantity == inst.lot_size
+    with pytest.raises(urllib.error.HTTPError) as info:
+        admin(sim_server.api_root, "/_sim/release", {"order_id": "no-such-order"})
+    assert info.value.code == 404
+    info.value.close()
