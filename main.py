@@ -52,8 +52,10 @@ def _print_scenario(result: dict[str, object]) -> None:
             f"filled {leg['filled']:>6} reversed {leg['reversed']:>6}"
         )
     print(f"  net position (exchange ledger): {result['net_position']}")
-    print(f"  orders sent {result['orders_sent']}, duplicates {result['duplicate_orders']}, "
-          f"max unhedged {result['max_unhedged_ms']} ms")
+    print(
+        f"  orders sent {result['orders_sent']}, duplicates {result['duplicate_orders']}, "
+        f"max unhedged {result['max_unhedged_ms']} ms"
+    )
     print(f"  violations: {result['violations'] or 'none'}")
     print(f"  trace hash {result['trace_hash']}")
 

@@ -124,7 +124,11 @@ class ChildOrderActor(SupervisedActor):
 
     @handles(OrderSent)
     def on_sent(self, message: OrderSent) -> None:
-        if self.child.order_id is None and self.child.state in (ChildState.PENDING, ChildState.SENDING, ChildState.UNKNOWN):
+        if self.child.order_id is None and self.child.state in (
+            ChildState.PENDING,
+            ChildState.SENDING,
+            ChildState.UNKNOWN,
+        ):
             self._change(mark_child(self.child, ChildState.ACCEPTED, order_id=message.order_id))
         elif self.child.order_id is None:
             # An update overtook the REST answer and already moved us on; just learn the id.

@@ -62,7 +62,10 @@ class EscalationActor(SupervisedActor):
             body = snapshot.body
             if not body.get("done"):
                 entry = _Escalated(
-                    body["group_id"], body["reason"], set(body["tags"]), int(body.get("rounds", 0)),
+                    body["group_id"],
+                    body["reason"],
+                    set(body["tags"]),
+                    int(body.get("rounds", 0)),
                     body.get("mode", "escalate"),
                 )
                 self.groups[entry.group_id] = entry
@@ -100,12 +103,12 @@ class EscalationActor(SupervisedActor):
                 escalated = record.moved_to(
                     GroupState.ESCALATED, failure_reason=message.reason, outcome=Outcome.ESCALATED, settled=False
                 )
-                batch = (
-                    batch.put_snapshot(keys.group_key(message.group_id), escalated.seq, escalated.to_record())
-                    .append_journal(
-                        f"journal/{message.group_id}", escalated.seq,
-                        {"state": "ESCALATED", "phase": None, "note": message.reason, "ts": self.ctx.clock.now()},
-                    )
+                batch = batch.put_snapshot(
+                    keys.group_key(message.group_id), escalated.seq, escalated.to_record()
+                ).append_journal(
+                    f"journal/{message.group_id}",
+                    escalated.seq,
+                    {"state": "ESCALATED", "phase": None, "note": message.reason, "ts": self.ctx.clock.now()},
                 )
         self.tell("writer", commit(batch, (self.actor_address, SafeStateCheck(message.group_id))))
 
@@ -121,7 +124,9 @@ class EscalationActor(SupervisedActor):
         entry.tags = {c.body["tag"] for c in self.ctx.store.scan_snapshots(keys.child_prefix(message.group_id))}
         self.groups[message.group_id] = entry
         self.log.warning("closing_group", group_id=message.group_id, reason=message.reason)
-        self.tell("writer", commit(self._esc_batch(entry, done=False), (self.actor_address, SafeStateCheck(message.group_id))))
+        self.tell(
+            "writer", commit(self._esc_batch(entry, done=False), (self.actor_address, SafeStateCheck(message.group_id)))
+        )
 
     @handles(SafeStateCheck)
     def on_check(self, message: SafeStateCheck) -> None:
@@ -157,7 +162,9 @@ class EscalationActor(SupervisedActor):
                 self.log.error("escalation_unknown_instrument", symbol=symbol)
                 continue
             side = Side.SELL if quantity > 0 else Side.BUY
-            for part in split_quantity(abs(quantity), freeze_quantity=instrument.freeze_quantity, lot_size=instrument.lot_size):
+            for part in split_quantity(
+                abs(quantity), freeze_quantity=instrument.freeze_quantity, lot_size=instrument.lot_size
+            ):
                 child = ChildRecord(
                     child_id=self.ctx.ids.next("e"),
                     group_id=entry.group_id,
@@ -191,7 +198,8 @@ class EscalationActor(SupervisedActor):
                     closed = record.moved_to(GroupState.CLOSED, failure_reason=entry.reason)
                     batch = batch.put_snapshot(keys.group_key(entry.group_id), closed.seq, closed.to_record())
                     batch = batch.append_journal(
-                        f"journal/{entry.group_id}", closed.seq,
+                        f"journal/{entry.group_id}",
+                        closed.seq,
                         {"state": "CLOSED", "phase": None, "note": entry.reason, "ts": self.ctx.clock.now()},
                     )
             batch = batch.delete_snapshot(f"held/{entry.group_id}")

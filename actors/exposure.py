@@ -125,14 +125,22 @@ class ExposureActor(SupervisedActor):
         watch.hedged_units += side.sign * lots * future.lot_size
         window_ms = (self.ctx.clock.monotonic() - watch.exposed_since) * 1000
         watch.hedges += 1
-        self.hedges_sent.append({
-            "group_id": group_id, "delta": round(delta, 3), "side": side.value, "quantity": lots * future.lot_size,
-            "exposed_for_ms": round(window_ms, 3), "at": self.ctx.clock.now(),
-        })
+        self.hedges_sent.append(
+            {
+                "group_id": group_id,
+                "delta": round(delta, 3),
+                "side": side.value,
+                "quantity": lots * future.lot_size,
+                "exposed_for_ms": round(window_ms, 3),
+                "at": self.ctx.clock.now(),
+            }
+        )
         self.log.warning("interim_hedge", group_id=group_id, delta=round(delta, 2), limit=limit, side=side.value)
         self.tell(
             f"group/{group_id}",
-            HedgeExposure(future.tradingsymbol, side.value, lots * future.lot_size, delta, f"|delta| {abs(delta):.1f} > {limit}"),
+            HedgeExposure(
+                future.tradingsymbol, side.value, lots * future.lot_size, delta, f"|delta| {abs(delta):.1f} > {limit}"
+            ),
         )
 
     def _delta(self, watch: _Watch) -> float | None:
@@ -159,7 +167,9 @@ class ExposureActor(SupervisedActor):
         future = self.ctx.universe.future(spec.underlying)
         if future is not None and future.tradingsymbol in self.prices:
             return self.prices[future.tradingsymbol]
-        options = [self.ctx.universe[leg.tradingsymbol] for leg in spec.legs if self.ctx.universe[leg.tradingsymbol].is_option]
+        options = [
+            self.ctx.universe[leg.tradingsymbol] for leg in spec.legs if self.ctx.universe[leg.tradingsymbol].is_option
+        ]
         if not options:
             return None
         return parity_spot(self.ctx.universe, self.prices, spec.underlying, min(i.expiry for i in options))

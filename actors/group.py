@@ -179,12 +179,18 @@ class GroupActor(SupervisedActor):
         )
         self.spec = dataclasses.replace(self.spec, legs=(*self.spec.legs, leg))
         self.record = self.record.with_changes(spec=self.spec)
-        self.log.warning("interim_hedge_leg", leg_id=leg.leg_id, side=leg.side.value, quantity=leg.quantity,
-                         reason=message.reason)
+        self.log.warning(
+            "interim_hedge_leg", leg_id=leg.leg_id, side=leg.side.value, quantity=leg.quantity, reason=message.reason
+        )
         self._start_leg(leg.leg_id, recovering=False)
         # The leg is part of the group from now on: durable first, then it sends.
-        self.tell("writer", commit(self._snapshot_batch(f"interim hedge {leg.leg_id}: {message.reason}"),
-                                   (leg_address(self.group_id, leg.leg_id), EnterLeg())))
+        self.tell(
+            "writer",
+            commit(
+                self._snapshot_batch(f"interim hedge {leg.leg_id}: {message.reason}"),
+                (leg_address(self.group_id, leg.leg_id), EnterLeg()),
+            ),
+        )
 
     @handles(FailGroup)
     def on_fail(self, message: FailGroup) -> None:
@@ -201,7 +207,11 @@ class GroupActor(SupervisedActor):
         if self.ctx.faults.process_crash_due(f"group.begin_phase.{phase.value}"):
             return
         now = self.ctx.clock.now()
-        state = GroupState.SUBMITTED if self.record.state in (GroupState.VALIDATED, GroupState.RECOVERING) else self.record.state
+        state = (
+            GroupState.SUBMITTED
+            if self.record.state in (GroupState.VALIDATED, GroupState.RECOVERING)
+            else self.record.state
+        )
         self.record = self.record.moved_to(state, phase=phase, phase_started_at=now)
         self.ctx.faults.hit("group.before_phase_commit")
         enter = tuple((leg_address(self.group_id, leg_id), EnterLeg()) for leg_id in phase_legs(self.spec, phase))
@@ -381,7 +391,9 @@ class GroupActor(SupervisedActor):
         if outcome is Outcome.COMPLETE:
             # The group holds a position now: the kill switch must find it without scanning history.
             batch = batch.put_snapshot(f"held/{self.group_id}", 1, {"group_id": self.group_id})
-        self.tell("writer", commit(batch, ("groups", GroupSettled(self.group_id, self.record.state.value, outcome.value))))
+        self.tell(
+            "writer", commit(batch, ("groups", GroupSettled(self.group_id, self.record.state.value, outcome.value)))
+        )
         self._publish()
 
     def _snapshot_batch(self, note: str) -> Batch:
@@ -392,8 +404,12 @@ class GroupActor(SupervisedActor):
             .append_journal(
                 f"journal/{self.group_id}",
                 record.seq,
-                {"state": record.state.value, "phase": record.phase.value if record.phase else None,
-                 "note": note, "ts": self.ctx.clock.now()},
+                {
+                    "state": record.state.value,
+                    "phase": record.phase.value if record.phase else None,
+                    "note": note,
+                    "ts": self.ctx.clock.now(),
+                },
             )
         )
 

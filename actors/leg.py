@@ -266,7 +266,9 @@ class LegActor(SupervisedActor):
         if entered is not None:
             changes["entered"] = entered
         self.record = self._with(**changes)
-        batch = Batch().put_snapshot(keys.leg_key(self.group_id, self.spec.leg_id), self.record.seq, self.record.to_record())
+        batch = Batch().put_snapshot(
+            keys.leg_key(self.group_id, self.spec.leg_id), self.record.seq, self.record.to_record()
+        )
         for child in children:
             batch = Batch(batch.ops + child_batch(child, with_intent=True).ops)
         self.ctx.faults.hit("leg.before_commit")
@@ -294,7 +296,11 @@ class LegActor(SupervisedActor):
     def _persist(self) -> None:
         self.tell(
             "writer",
-            commit(Batch().put_snapshot(keys.leg_key(self.group_id, self.spec.leg_id), self.record.seq, self.record.to_record())),
+            commit(
+                Batch().put_snapshot(
+                    keys.leg_key(self.group_id, self.spec.leg_id), self.record.seq, self.record.to_record()
+                )
+            ),
         )
 
     def _progress(self) -> LegProgress:

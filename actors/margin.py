@@ -84,7 +84,9 @@ class MarginActor(SupervisedActor):
                 "addon": round(worst.addon, 2),
                 "buffer": round(worst.buffer, 2),
                 "broker_available": round(broker_available, 2),
-                "reserved_by_others": round(sum(self.reservations.values()) - (worst.required if verdict.fits else 0), 2),
+                "reserved_by_others": round(
+                    sum(self.reservations.values()) - (worst.required if verdict.fits else 0), 2
+                ),
                 "states": len(verdict.states),
                 "positions": dict(worst.positions),
             },

@@ -22,8 +22,13 @@ class MarketActor(SupervisedActor):
         self.good_ticks = 0
 
     def describe(self) -> dict[str, Any]:
-        return {"address": self.actor_address, "tokens": len(self.last), "good_ticks": self.good_ticks,
-                "bad_ticks": dict(self.bad_ticks), "watched": len(self.watchers)}
+        return {
+            "address": self.actor_address,
+            "tokens": len(self.last),
+            "good_ticks": self.good_ticks,
+            "bad_ticks": dict(self.bad_ticks),
+            "watched": len(self.watchers),
+        }
 
     @handles(WatchTokens)
     def on_watch(self, message: WatchTokens) -> None:

@@ -152,8 +152,11 @@ class RiskActor(SupervisedActor):
         batch = Batch().put_snapshot(self.KILL_SWITCH_KEY, self.kill_switch_seq, body)
         # Durable before anything it causes: the cancels and the flattening follow the commit.
         self.tell("writer", commit(batch, ("risk", KillSwitchCommitted(message.engaged, message.reason))))
-        return {"trading_state": state.value, "open_groups": len(self.open_groups),
-                "held_positions": len(self.settled_with_position)}
+        return {
+            "trading_state": state.value,
+            "open_groups": len(self.open_groups),
+            "held_positions": len(self.settled_with_position),
+        }
 
     @handles(KillSwitchCommitted)
     def on_kill_switch_committed(self, message: KillSwitchCommitted) -> None:
@@ -209,12 +212,15 @@ class RiskActor(SupervisedActor):
             ref = self.ctx.directory.lookup("margin")
             if ref is None:
                 raise Denied(DenialCode.MARGIN, "legs", "no margin check available to size with")
-            priced = ref.ask(CheckMargin(spec, reserve=False), timeout=self.ctx.settings.execution.margin_check_timeout_s)
+            priced = ref.ask(
+                CheckMargin(spec, reserve=False), timeout=self.ctx.settings.execution.margin_check_timeout_s
+            )
             decision = size_sets(sizing_inputs(self.ctx, spec, priced.required, priced.available, confidence))
             refuse_zero(decision)
             sized = payload_for_sets(message.payload, decision.sets, lot_size_of)
-            self._admit(SubmitGroup(sized, future=message.future), fingerprint_of=message.payload,
-                        sizing=decision.as_dict())
+            self._admit(
+                SubmitGroup(sized, future=message.future), fingerprint_of=message.payload, sizing=decision.as_dict()
+            )
         except Denied as denied:
             self._answer_denied(message.future, denied)
 
@@ -232,8 +238,16 @@ class RiskActor(SupervisedActor):
         pending = self.pending_keys.get(spec.idempotency_key)
         if pending is not None:
             if pending != fingerprint:
-                raise Denied(DenialCode.IDEMPOTENCY_CONFLICT, "idempotency_key", "the same key is being submitted with another payload")
-            raise Denied(DenialCode.THROTTLED, "idempotency_key", "this request is already being accepted; retry for its group id")
+                raise Denied(
+                    DenialCode.IDEMPOTENCY_CONFLICT,
+                    "idempotency_key",
+                    "the same key is being submitted with another payload",
+                )
+            raise Denied(
+                DenialCode.THROTTLED,
+                "idempotency_key",
+                "this request is already being accepted; retry for its group id",
+            )
         check_open_groups(len(self.open_groups), self.ctx.settings.risk.max_open_groups)
         margin = self._check_margin(spec)
         self.pending_keys[spec.idempotency_key] = fingerprint
@@ -245,9 +259,12 @@ class RiskActor(SupervisedActor):
         batch = (
             Batch()
             .put_snapshot(keys.group_key(group_id), record.seq, record.to_record())
-            .append_journal(f"journal/{group_id}", record.seq, {"state": "VALIDATED", "note": "accepted", "ts": record.created_at})
+            .append_journal(
+                f"journal/{group_id}", record.seq, {"state": "VALIDATED", "note": "accepted", "ts": record.created_at}
+            )
             .put_idempotency(
-                spec.idempotency_key, {"fingerprint": fingerprint, "group_id": group_id, "idempotency_key": spec.idempotency_key}
+                spec.idempotency_key,
+                {"fingerprint": fingerprint, "group_id": group_id, "idempotency_key": spec.idempotency_key},
             )
             .mark_open(group_id)
         )
@@ -255,7 +272,9 @@ class RiskActor(SupervisedActor):
         # The group's actor starts, and the caller hears "accepted", only once the intent is durable.
         self.tell(
             "writer",
-            commit(batch, ("risk", GroupCommitted(spec, message.future)), ("groups", StartGroup(spec)), reply_to="risk"),
+            commit(
+                batch, ("risk", GroupCommitted(spec, message.future)), ("groups", StartGroup(spec)), reply_to="risk"
+            ),
         )
 
     @handles(GroupCommitted)

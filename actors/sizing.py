@@ -24,7 +24,7 @@ INTENT_ONLY = ("confidence",)
 
 
 def payload_for_sets(intent: dict[str, Any], sets: int, lot_size_of: Any) -> dict[str, Any]:
-    """The group payload with each leg's quantity = ratio × sets × lot size."""
+    """The group payload with each leg's quantity = ratio x sets x lot size."""
     if not isinstance(intent, dict) or not isinstance(intent.get("legs"), list):
         raise Denied(DenialCode.SCHEMA_ERROR, "legs", "an intent needs a list of legs")
     payload = {k: copy.deepcopy(v) for k, v in intent.items() if k not in INTENT_ONLY}
@@ -36,11 +36,15 @@ def payload_for_sets(intent: dict[str, Any], sets: int, lot_size_of: Any) -> dic
         if isinstance(ratio, bool) or not isinstance(ratio, int) or ratio <= 0:
             raise Denied(DenialCode.INVALID_QTY, f"legs[{index}].ratio", "a whole number of lots above zero")
         if "quantity" in leg:
-            raise Denied(DenialCode.SCHEMA_ERROR, f"legs[{index}].quantity", "an intent says ratios; risk sets quantities")
+            raise Denied(
+                DenialCode.SCHEMA_ERROR, f"legs[{index}].quantity", "an intent says ratios; risk sets quantities"
+            )
         symbol = leg.get("tradingsymbol")
         lot = lot_size_of(symbol)
         if lot is None:
-            raise Denied(DenialCode.UNKNOWN_INSTRUMENT, f"legs[{index}].tradingsymbol", f"unknown instrument {symbol!r}")
+            raise Denied(
+                DenialCode.UNKNOWN_INSTRUMENT, f"legs[{index}].tradingsymbol", f"unknown instrument {symbol!r}"
+            )
         sized = {k: v for k, v in leg.items() if k != "ratio"}
         sized["quantity"] = ratio * sets * lot
         legs.append(sized)
@@ -50,12 +54,19 @@ def payload_for_sets(intent: dict[str, Any], sets: int, lot_size_of: Any) -> dic
 
 def confidence_of(intent: dict[str, Any]) -> float:
     value = intent.get("confidence", 1.0)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not 0 <= value <= 1:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or not 0 <= value <= 1
+    ):
         raise Denied(DenialCode.SCHEMA_ERROR, "confidence", "a number between 0 and 1")
     return float(value)
 
 
-def sizing_inputs(ctx: ActorContext, spec_one_set: Any, margin_per_set: float, available: float, confidence: float) -> SizingInputs:
+def sizing_inputs(
+    ctx: ActorContext, spec_one_set: Any, margin_per_set: float, available: float, confidence: float
+) -> SizingInputs:
     universe = ctx.universe
     risk = ctx.settings.risk
     now = ctx.clock.now()
@@ -82,7 +93,8 @@ def sizing_inputs(ctx: ActorContext, spec_one_set: Any, margin_per_set: float, a
 
     delta_per_set = sum(units * unit_delta(inst) for inst, units in legs)
     portfolio_delta = sum(
-        units * unit_delta(universe[symbol]) for symbol, units in held.items()
+        units * unit_delta(universe[symbol])
+        for symbol, units in held.items()
         if universe[symbol].underlying == spec_one_set.underlying
     )
     # The regime is read at the money: the wings' smile would always look like high volatility.

@@ -116,8 +116,17 @@ class StopsSupervisor(Supervisor):
 
 
 class StopActor(SupervisedActor):
-    def __init__(self, ctx: Any, address: str, supervisor: str | None, group_id: str, leg_id: str,
-                 *, recovering: bool = False, **base: Any) -> None:
+    def __init__(
+        self,
+        ctx: Any,
+        address: str,
+        supervisor: str | None,
+        group_id: str,
+        leg_id: str,
+        *,
+        recovering: bool = False,
+        **base: Any,
+    ) -> None:
         super().__init__(ctx, address, supervisor, **base)
         self.group_id = group_id
         self.leg_id = leg_id
@@ -163,11 +172,13 @@ class StopActor(SupervisedActor):
 
     def _sl_order(self) -> ChildRecord:
         assert self.leg.stop is not None
-        return self._child(OrderType.SL, self.position, price=self.leg.stop.limit_price,
-                           trigger=self.leg.stop.trigger_price)
+        return self._child(
+            OrderType.SL, self.position, price=self.leg.stop.limit_price, trigger=self.leg.stop.trigger_price
+        )
 
-    def _child(self, order_type: OrderType, quantity: int, *, price: float | None = None,
-               trigger: float | None = None) -> ChildRecord:
+    def _child(
+        self, order_type: OrderType, quantity: int, *, price: float | None = None, trigger: float | None = None
+    ) -> ChildRecord:
         return ChildRecord(
             child_id=self.ctx.ids.next("s"),
             group_id=self.group_id,
@@ -192,12 +203,22 @@ class StopActor(SupervisedActor):
         batch = Batch(child_batch(child, with_intent=True).ops + self._state_batch().ops)
         place = PlaceOrder(self.actor_address, order_request(child), emergency=True, correlation_id=self.group_id)
         self.tell("writer", commit(batch, ("gateway", place)))
-        self.log.info("stop_order_sent", order_type=child.order_type.value, quantity=child.quantity,
-                      reason=self.fallback_reason or "primary")
+        self.log.info(
+            "stop_order_sent",
+            order_type=child.order_type.value,
+            quantity=child.quantity,
+            reason=self.fallback_reason or "primary",
+        )
 
     def _state_batch(self, *, done: bool = False, extra: dict[str, Any] | None = None) -> Batch:
-        body = {"group_id": self.group_id, "leg_id": self.leg_id, "tags": list(self.orders),
-                "fallback": self.fallback_reason, "done": done, **(extra or {})}
+        body = {
+            "group_id": self.group_id,
+            "leg_id": self.leg_id,
+            "tags": list(self.orders),
+            "fallback": self.fallback_reason,
+            "done": done,
+            **(extra or {}),
+        }
         return Batch().put_snapshot(self._key, self.seq, body)
 
     # ------------------------------------------------------------------ what happens to them
@@ -246,7 +267,11 @@ class StopActor(SupervisedActor):
             return
         trigger = self.leg.stop.trigger_price
         threshold = trigger * self.ctx.settings.risk.stop_gap_threshold_pct
-        gapped = (message.last_price < trigger - threshold) if self.leg.side is Side.BUY else (message.last_price > trigger + threshold)
+        gapped = (
+            (message.last_price < trigger - threshold)
+            if self.leg.side is Side.BUY
+            else (message.last_price > trigger + threshold)
+        )
         if gapped:
             self._fall_back(sl, f"gap-through: last {message.last_price} beyond trigger {trigger}")
 
@@ -318,8 +343,10 @@ class StopActor(SupervisedActor):
         self.tell("market", UnwatchTokens(self.actor_address))
         self.log.warning("stop_exited", **extra, fallback=self.fallback_reason or "none")
         if self.supervisor_address is not None:
-            self.tell(self.supervisor_address,
-                      StopDone(self.group_id, self.leg_id, round(exit_price, 2), loss, planned, self.fallback_reason))
+            self.tell(
+                self.supervisor_address,
+                StopDone(self.group_id, self.leg_id, round(exit_price, 2), loss, planned, self.fallback_reason),
+            )
 
     def _close_group(self, batch: Batch) -> Batch:
         """The group is CLOSED once every leg it holds has been exited."""
@@ -331,15 +358,19 @@ class StopActor(SupervisedActor):
             return batch
         others_done = all(
             (s := self.ctx.store.snapshot(f"stop/{self.group_id}/{leg.leg_id}")) is not None and s[1].get("done")
-            for leg in self.spec.legs if leg.leg_id != self.leg_id
+            for leg in self.spec.legs
+            if leg.leg_id != self.leg_id
         )
         if not others_done:
             return batch
         closed = record.moved_to(GroupState.CLOSED, failure_reason=f"stopped out: {self.fallback_reason or 'SL'}")
         return (
             batch.put_snapshot(keys.group_key(self.group_id), closed.seq, closed.to_record())
-            .append_journal(f"journal/{self.group_id}", closed.seq,
-                            {"state": "CLOSED", "phase": None, "note": "stopped out", "ts": self.ctx.clock.now()})
+            .append_journal(
+                f"journal/{self.group_id}",
+                closed.seq,
+                {"state": "CLOSED", "phase": None, "note": "stopped out", "ts": self.ctx.clock.now()},
+            )
             .delete_snapshot(f"held/{self.group_id}")
         )
 

@@ -1,15 +1,15 @@
 """The supervision tree of one legguard process, built from injected services.
 
-    root (one_for_one)
-    ├── writer        the only LMDB writer (group commit)
-    ├── gateway       the only broker caller (restarted with backoff: it fronts an external resource)
-    ├── escalation    the safe state for groups whose supervisor gave up
-    ├── margin        worst-case margin of every partial-fill state; reservations for groups in flight
-    ├── market        last good price per instrument, fanned out to who watches it
-    ├── exposure      interim delta of partly filled groups; hedges past the limit
-    ├── stops         the hybrid stop of every completed leg that carries one
-    ├── groups        one supervisor per order group → group, legs, child orders
-    └── risk          the pre-trade gate; drives recovery at startup, so it starts last
+root (one_for_one)
+├── writer        the only LMDB writer (group commit)
+├── gateway       the only broker caller (restarted with backoff: it fronts an external resource)
+├── escalation    the safe state for groups whose supervisor gave up
+├── margin        worst-case margin of every partial-fill state; reservations for groups in flight
+├── market        last good price per instrument, fanned out to who watches it
+├── exposure      interim delta of partly filled groups; hedges past the limit
+├── stops         the hybrid stop of every completed leg that carries one
+├── groups        one supervisor per order group → group, legs, child orders
+└── risk          the pre-trade gate; drives recovery at startup, so it starts last
 """
 
 from __future__ import annotations
@@ -101,7 +101,13 @@ class System:
 
 def start_system(ctx: ActorContext, extra: tuple[ChildSpec, ...] = ()) -> System:
     root = ctx.runtime.spawn(
-        Supervisor, ctx, ROOT, None, strategy=Strategy.ONE_FOR_ONE, max_restarts=10, max_seconds=10.0,
+        Supervisor,
+        ctx,
+        ROOT,
+        None,
+        strategy=Strategy.ONE_FOR_ONE,
+        max_restarts=10,
+        max_seconds=10.0,
         children=root_children(ctx, extra),
     )
     ctx.directory.register(ROOT, root)

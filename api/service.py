@@ -7,6 +7,7 @@ protocol served by `legguard sim-exchange`) through the official client.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -129,8 +130,12 @@ class Service:
             return node
         if isinstance(children, list):
             node["children"] = [
-                {"restarts": c.restarts, "restart": c.restart.value, "class": c.actor_class,
-                 **(self.tree(c.address) if c.is_supervisor else {"address": c.address, "alive": c.alive})}
+                {
+                    "restarts": c.restarts,
+                    "restart": c.restart.value,
+                    "class": c.actor_class,
+                    **(self.tree(c.address) if c.is_supervisor else {"address": c.address, "alive": c.alive}),
+                }
                 for c in children
             ]
         return node
@@ -149,9 +154,7 @@ class Service:
         self._closed.set()
         root = self.system.root
         if root.is_alive():
-            try:
+            with contextlib.suppress(pykka.Timeout):
                 root.stop(block=True, timeout=15.0)
-            except pykka.Timeout:
-                pass
         pykka.ActorRegistry.stop_all(block=True, timeout=5.0)
         close_env(self.env)

@@ -13,10 +13,10 @@ import tempfile
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from bench.environment import machine
+from bench.environment import load_average, machine
 from bench.report import judge, render_json, render_table
 
 
@@ -29,8 +29,10 @@ class Plan:
     in_flight_groups: int
 
 
-FULL = Plan(sim_seeds=200, reaction_events=1000, overhead_groups=1000, throughput_groups=2000, in_flight_groups=1000)
-QUICK = Plan(sim_seeds=20, reaction_events=150, overhead_groups=100, throughput_groups=200, in_flight_groups=200)
+FULL = Plan(sim_seeds=200, reaction_events=1000, overhead_groups=1000, throughput_groups=2000,
+            in_flight_groups=1000)
+QUICK = Plan(sim_seeds=20, reaction_events=150, overhead_groups=100, throughput_groups=200,
+             in_flight_groups=200)
 
 KEYS = (
     "reaction_p50_us",
@@ -55,35 +57,45 @@ def run_bench(args: Any) -> int:
 
 
 def collect(plan: Plan, base_settings: Any, *, quick: bool) -> dict[str, Any]:
-    from bench.rig import BENCH_FUNDS, BENCH_RULES, RISK_FILL_TIMEOUT_S
-
-    results: dict[str, Any] = {key: None for key in KEYS}
+    results: dict[str, Any] = dict.fromkeys(KEYS)
     results.update(
         mode="quick" if quick else "full",
-        date=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        date=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         machine=machine(),
         plan=plan.__dict__,
-        limits_note=(
-            f"account limits raised for the bench (settings and simulated exchange): "
-            f"{BENCH_RULES.orders_per_second:,} orders/s, {BENCH_RULES.orders_per_minute:,}/min, "
-            f"{BENCH_RULES.orders_per_day:,}/day, emergency lane 100,000/s, open groups 1,000,000, "
-            f"funds {BENCH_FUNDS:.0e}; risk-phase fill timeout {RISK_FILL_TIMEOUT_S:.0f} s; "
-            f"exchange: zero latency, scripted deep books, no RMS margin check"
-        ),
+        limits_note=_limits_note(),
         errors=[],
         notes=[],
     )
     began = time.perf_counter()
     _step(results, "simulation speed", lambda: _sim(plan))
     with tempfile.TemporaryDirectory(prefix="legguard-bench-") as root:
-        _service_figures(results, plan, base_settings, root)
+        run = ServiceRun.start(base_settings, root)
+        try:
+            run.measure(results, plan)
+        finally:
+            run.close()
     if plan.in_flight_groups != 1000:
         results["notes"].append(
-            f"recovery_1000_groups_s holds the time for {plan.in_flight_groups} groups ({results['mode']} run)"
+            f"recovery_1000_groups_s holds the time for {plan.in_flight_groups} groups "
+            f"({results['mode']} run)"
         )
     results["bench_wall_s"] = round(time.perf_counter() - began, 1)
+    results["machine"]["load_average_at_end"] = load_average()
     results["goals"] = judge(results)
     return results
+
+
+def _limits_note() -> str:
+    from bench.rig import BENCH_FUNDS, BENCH_RULES, RISK_FILL_TIMEOUT_S
+
+    return (
+        f"account limits raised for the bench (settings and simulated exchange): "
+        f"{BENCH_RULES.orders_per_second:,} orders/s, {BENCH_RULES.orders_per_minute:,}/min, "
+        f"{BENCH_RULES.orders_per_day:,}/day, emergency lane 100,000/s, open groups 1,000,000, "
+        f"funds {BENCH_FUNDS:.0e}; risk-phase fill timeout {RISK_FILL_TIMEOUT_S:.0f} s; "
+        f"exchange: zero latency, scripted deep books, no RMS margin check"
+    )
 
 
 def _sim(plan: Plan) -> dict[str, Any]:
@@ -97,53 +109,104 @@ def _step(results: dict[str, Any], name: str, measure: Callable[[], dict[str, An
     try:
         results.update(measure())
         return True
-    except Exception as exc:  # noqa: BLE001 (the bench reports what broke and goes on)
+    except Exception as exc:  # the bench reports what broke and goes on
         results["errors"].append(f"{name}: {exc!r}\n{traceback.format_exc(limit=6)}")
         return False
 
 
-def _service_figures(results: dict[str, Any], plan: Plan, base_settings: Any, root: str) -> None:
-    from bench.inflight import build_in_flight
-    from bench.payloads import scripted_condor
-    from bench.rig import Rig, bench_exchange, bench_settings
-    from bench.sequential import Sequencer, measure_overhead, measure_reaction
-    from bench.throughput import measure_throughput
-    from runtime.clock import SystemClock
+@dataclass
+class ServiceRun:
+    """The threaded service under test, its exchange and clock, and what the steps hand on."""
 
-    settings = bench_settings(base_settings)
-    clock = SystemClock()
-    exchange = bench_exchange(clock, settings)
-    data_dir = os.path.join(root, "service")
-    rig = Rig(settings, exchange, clock, data_dir).start()
-    built: dict[str, Any] = {}
-    try:
-        _wait_ready(rig)
-        condor, prices = scripted_condor(exchange)
-        seq = Sequencer(rig, condor, prices)
-        _step(results, "reaction", lambda: measure_reaction(seq, plan.reaction_events, root))
-        _step(results, "overhead", lambda: measure_overhead(seq, plan.overhead_groups))
-        _derive_overhead_floor(results)
-        if seq.bad_outcomes:
-            results["errors"].append(f"sequential groups with an unexpected outcome: {seq.bad_outcomes[:5]}")
-        _step(results, "throughput", lambda: measure_throughput(rig, condor, prices, plan.throughput_groups))
-        _step(results, "in-flight build", lambda: built.update(build_in_flight(rig, condor, prices, plan.in_flight_groups)) or {})
-    finally:
-        rig.stop()
-    if not built:
-        exchange.close()
-        clock.close()
-        return
-    group_ids = built.pop("group_ids")
-    results.update(built)
-    _step(results, "memory floor", lambda: _memory_floor(built, plan.in_flight_groups))
-    try:
-        _step(results, "recovery", lambda: _recovery(results, rig, settings, exchange, clock, data_dir, condor, group_ids))
-    finally:
-        exchange.close()
-        clock.close()
+    settings: Any
+    clock: Any
+    exchange: Any
+    data_dir: str
+    root: str
+    rig: Any = None
+    condor: Any = None
+    prices: dict[str, float] = field(default_factory=dict)
+    group_ids: list[str] = field(default_factory=list)
+
+    @classmethod
+    def start(cls, base_settings: Any, root: str) -> ServiceRun:
+        from bench.rig import bench_exchange, bench_settings
+        from runtime.clock import SystemClock
+
+        settings = bench_settings(base_settings)
+        clock = SystemClock()
+        return cls(settings, clock, bench_exchange(clock, settings), os.path.join(root, "service"), root)
+
+    def measure(self, results: dict[str, Any], plan: Plan) -> None:
+        """Reaction, overhead and the in-flight build on one rig; recovery of its directory by a new
+        Service; throughput last, on a fresh rig (so the memory figure is taken before a thousand-
+        group burst has grown the heap, and throughput does not share the CPU with held groups)."""
+        from bench.payloads import scripted_condor
+        from bench.sequential import Sequencer, measure_overhead, measure_reaction
+
+        self.rig = self._new_rig("service")
+        try:
+            wait_ready(self.rig)
+            self.condor, self.prices = scripted_condor(self.exchange)
+            seq = Sequencer(self.rig, self.condor, self.prices)
+            _step(results, "reaction", lambda: measure_reaction(seq, plan.reaction_events, self.root))
+            _step(results, "overhead", lambda: measure_overhead(seq, plan.overhead_groups))
+            _derive_overhead_floor(results)
+            if seq.bad_outcomes:
+                results["errors"].append(f"groups with an unexpected outcome: {seq.bad_outcomes[:5]}")
+            built = _step(results, "in-flight build", lambda: self._build(plan.in_flight_groups))
+        finally:
+            self.rig.stop()
+        if built:
+            _step(results, "memory floor", lambda: _memory_floor(results, plan.in_flight_groups))
+            _step(results, "recovery", self._recover)
+        _step(results, "throughput", lambda: self._throughput(plan.throughput_groups))
+
+    def _new_rig(self, name: str) -> Any:
+        from bench.rig import Rig
+
+        return Rig(self.settings, self.exchange, self.clock, os.path.join(self.root, name)).start()
+
+    def _throughput(self, groups: int) -> dict[str, Any]:
+        from bench.throughput import measure_throughput
+
+        rig = self._new_rig("throughput")
+        try:
+            wait_ready(rig)
+            return measure_throughput(rig, self.condor, self.prices, groups)
+        finally:
+            rig.stop()
+
+    def _build(self, groups: int) -> dict[str, Any]:
+        from bench.inflight import build_in_flight
+
+        built = build_in_flight(self.rig, self.condor, self.prices, groups)
+        self.group_ids = built.pop("group_ids")
+        return built
+
+    def _recover(self) -> dict[str, Any]:
+        from bench.inflight import cancel_held_shorts, measure_recovery, recovery_floor
+
+        cancelled = cancel_held_shorts(self.exchange, self.condor)
+        floor = recovery_floor(self.data_dir, self.exchange)
+        measured = measure_recovery(self.rig, len(self.group_ids), self.group_ids, self.new_service)
+        return {**measured, **floor, "recovery_shorts_cancelled_while_down": cancelled}
+
+    def new_service(self, broker: Any) -> Any:
+        """The real `api.service.Service` over the stopped rig's directory and the same exchange."""
+        from api.service import Service
+        from bench.rig import MAP_SIZE
+
+        return Service(self.settings, broker=broker, universe=self.exchange.universe, data_dir=self.data_dir,
+                       clock=self.clock, map_size=MAP_SIZE)
+
+    def close(self) -> None:
+        self.exchange.close()
+        self.clock.close()
 
 
-def _wait_ready(rig: Any, timeout: float = 30.0) -> None:
+def wait_ready(rig: Any, timeout: float = 30.0) -> None:
+    """Until the risk actor is up and not recovering: submissions before that would be refused."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         risk = rig.system.describe("risk")
@@ -161,26 +224,8 @@ def _derive_overhead_floor(results: dict[str, Any]) -> None:
         results[f"overhead_floor_{share}_us"] = round(5 * floor, 1) if floor is not None else None
 
 
-def _memory_floor(built: dict[str, Any], groups: int) -> dict[str, Any]:
+def _memory_floor(results: dict[str, Any], groups: int) -> dict[str, Any]:
     from bench.memfloor import rss_of_idle_actors
 
-    actors = round(built["actors_per_group"] * groups)
+    actors = round(results["actors_per_group"] * groups)
     return {"rss_threads_per_group_kb": round(rss_of_idle_actors(actors) / groups / 1024, 1)}
-
-
-def _recovery(
-    results: dict[str, Any], rig: Any, settings: Any, exchange: Any, clock: Any, data_dir: str, condor: Any, group_ids: list[str]
-) -> dict[str, Any]:
-    from api.service import Service
-    from bench.inflight import cancel_held_shorts, measure_recovery, recovery_floor
-
-    cancelled = cancel_held_shorts(exchange, condor)
-    floor = recovery_floor(data_dir, exchange)
-
-    def build_service(broker: Any) -> Any:
-        from bench.rig import MAP_SIZE
-
-        return Service(settings, broker=broker, universe=exchange.universe, data_dir=data_dir, clock=clock, map_size=MAP_SIZE)
-
-    measured = measure_recovery(rig, len(group_ids), group_ids, build_service)
-    return {**measured, **floor, "recovery_shorts_cancelled_while_down": cancelled}

@@ -26,7 +26,13 @@ def machine() -> dict[str, Any]:
         "kernel": platform.release(),
         "python": sys.version.split()[0],
         "lmdb": ".".join(map(str, lmdb.version())),
+        "load_average_at_start": load_average(),
     }
+
+
+def load_average() -> list[float]:
+    """1, 5 and 15 minute load averages: on a shared machine, how busy it was around the run."""
+    return [round(x, 2) for x in os.getloadavg()]
 
 
 def _cpu_model() -> str:

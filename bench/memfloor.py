@@ -37,7 +37,8 @@ def _grow(actors: int) -> int:
 def rss_of_idle_actors(actors: int) -> int:
     """Bytes of RSS `actors` idle ThreadingActors add to a fresh interpreter."""
     done = subprocess.run(
-        [sys.executable, "-m", "bench.memfloor", str(actors)], capture_output=True, text=True, timeout=600, check=True
+        [sys.executable, "-m", "bench.memfloor", str(actors)],
+        capture_output=True, text=True, timeout=600, check=True,
     )
     return int(done.stdout.strip())
 

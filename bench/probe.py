@@ -20,7 +20,8 @@ class GatewayProbe:
 
     def update_arrived(self, update: Any, _monotonic: float) -> None:
         # perf_counter_ns, not the injected clock's float seconds: nanosecond resolution.
-        self.arrivals.append((update.tag or "", update.status, update.filled_quantity, time.perf_counter_ns()))
+        now = time.perf_counter_ns()
+        self.arrivals.append((update.tag or "", update.status, update.filled_quantity, now))
 
     def order_left(self, tag: str, _monotonic: float) -> None:
         self.departures.append((tag, time.perf_counter_ns()))

@@ -34,7 +34,7 @@ def main(argv: list[str]) -> int:
 
 
 def _service_figure(figure: str, count: int, root: str) -> dict[str, Any]:
-    from bench.cli import _wait_ready
+    from bench.cli import wait_ready
     from bench.inflight import build_in_flight, cancel_held_shorts, measure_recovery
     from bench.payloads import scripted_condor
     from bench.rig import MAP_SIZE, Rig, bench_exchange, bench_settings
@@ -48,7 +48,7 @@ def _service_figure(figure: str, count: int, root: str) -> dict[str, Any]:
     data_dir = os.path.join(root, "service")
     rig = Rig(settings, exchange, clock, data_dir).start()
     try:
-        _wait_ready(rig)
+        wait_ready(rig)
         condor, prices = scripted_condor(exchange)
         if figure == "reaction":
             return measure_reaction(Sequencer(rig, condor, prices), count, root)
@@ -69,7 +69,8 @@ def _service_figure(figure: str, count: int, root: str) -> dict[str, Any]:
     time.sleep(float(os.environ.get("LEGGUARD_BENCH_ATTACH_S", "0")))
 
     def service(broker: Any) -> Any:
-        return Service(settings, broker=broker, universe=exchange.universe, data_dir=data_dir, clock=clock, map_size=MAP_SIZE)
+        return Service(settings, broker=broker, universe=exchange.universe, data_dir=data_dir,
+                       clock=clock, map_size=MAP_SIZE)
 
     return measure_recovery(rig, count, built["group_ids"], service)
 

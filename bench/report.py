@@ -75,7 +75,8 @@ def render_json(results: dict[str, Any]) -> str:
 
 def render_table(results: dict[str, Any]) -> str:
     lines = [
-        f"legguard bench ({results.get('mode')}) {results.get('date')} on {results.get('machine', {}).get('summary', '?')}",
+        f"legguard bench ({results.get('mode')}) {results.get('date')} "
+        f"on {results.get('machine', {}).get('summary', '?')}",
         f"  {results.get('limits_note', '')}",
         "",
         f"{'figure':<28} {'measured':>12} {'floor / reference':>18}  {'unit':<9} floor is",
@@ -84,7 +85,8 @@ def render_table(results: dict[str, Any]) -> str:
         value = results.get(key)
         floor = results.get(floor_key) if floor_key else None
         lines.append(
-            f"{label:<28} {_fmt(value):>12} {_fmt(floor):>18}  {unit:<9} {FLOOR_NOTES.get(floor_key or '', '')}"
+            f"{label:<28} {_fmt(value):>12} {_fmt(floor):>18}  {unit:<9} "
+            f"{FLOOR_NOTES.get(floor_key or '', '')}"
         )
     lines += ["", "goals (issue 7):"]
     for key, verdict in results.get("goals", {}).items():

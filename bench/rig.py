@@ -9,6 +9,7 @@ seam to hand the gateway a probe before it starts; this module repeats those few
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,7 +33,9 @@ from supervision.directory import Directory
 
 # Kite's 10 orders/s would cap a 4-leg bench at 2.5 groups/s; every figure here runs with the
 # account limits raised (in the settings AND in the simulated exchange), and the output says so.
-BENCH_RULES = ExchangeRules(orders_per_second=1_000_000, orders_per_minute=60_000_000, orders_per_day=1_000_000_000)
+BENCH_RULES = ExchangeRules(
+    orders_per_second=1_000_000, orders_per_minute=60_000_000, orders_per_day=1_000_000_000
+)
 BENCH_FUNDS = 1e13  # so the exchange's margin check never refuses a bench order
 MAP_SIZE = 1 << 31
 
@@ -122,10 +125,8 @@ class Rig:
         if self.broker is not None:
             self.broker.close()  # the dead process's push channel goes with it
         if self.system is not None and self.system.root.is_alive():
-            try:
+            with contextlib.suppress(pykka.Timeout):
                 self.system.root.stop(block=True, timeout=60.0)
-            except pykka.Timeout:
-                pass
         pykka.ActorRegistry.stop_all(block=True, timeout=30.0)
         if self.env is not None:
             close_env(self.env)

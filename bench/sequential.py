@@ -36,15 +36,25 @@ class Sequencer:
     def run_one(self, expect: str) -> tuple[str, int]:
         """Submit one condor, wait until it has settled; (group id, submit time in ns)."""
         self.runs += 1
+        self._wait_idle()
+        payload = self.condor.payload(f"seq-{self.runs}-{time.time_ns()}", self.prices)
         self.rig.probe.clear()
         submitted = time.perf_counter_ns()
-        accepted = self.rig.submit(self.condor.payload(f"seq-{self.runs}-{submitted}", self.prices)).get(timeout=WAIT_S)
+        accepted = self.rig.submit(payload).get(timeout=WAIT_S)
         if not self.rig.board.wait_group(accepted.group_id, WAIT_S):
             raise TimeoutError(f"group {accepted.group_id} did not settle within {WAIT_S} s")
         outcome = self.rig.board.settled[accepted.group_id][2]
         if outcome != expect:
             self.bad_outcomes.append(f"{accepted.group_id}: {outcome}")
         return accepted.group_id, submitted
+
+    def _wait_idle(self) -> None:
+        """Each group starts on an idle service: the previous group's actors have all stopped (the
+        groups supervisor answers only after its blocking stops, so its count is exact)."""
+        assert self.rig.system is not None
+        deadline = time.monotonic() + WAIT_S
+        while self.rig.system.describe("groups")["groups"] and time.monotonic() < deadline:
+            time.sleep(0.001)
 
 
 def _intent(rig: Rig, tag: str) -> dict[str, Any]:
@@ -57,7 +67,8 @@ def reversal_shape(rig: Rig, group_id: str) -> ReversalShape:
     assert rig.store is not None
     store = rig.store
     child = next(
-        s.body for s in store.scan_snapshots(keys.child_prefix(group_id)) if s.body.get("purpose") == "reversal"
+        s.body for s in store.scan_snapshots(keys.child_prefix(group_id))
+        if s.body.get("purpose") == "reversal"
     )
     found = store.snapshot(keys.leg_key(group_id, child["leg_id"]))
     assert found is not None
@@ -67,7 +78,11 @@ def reversal_shape(rig: Rig, group_id: str) -> ReversalShape:
 def measure_reaction(seq: Sequencer, events: int, data_root: str) -> dict[str, Any]:
     rig = seq.rig
     rule = rig.exchange.add_rule(
-        OrderRule(match(tradingsymbol=seq.condor.short_put, side="SELL"), reject("RMS: bench", after_s=REJECT_AFTER_S), once=False)
+        OrderRule(
+            match(tradingsymbol=seq.condor.short_put, side="SELL"),
+            reject("RMS: bench", after_s=REJECT_AFTER_S),
+            once=False,
+        )
     )
     samples: list[int] = []
     unclean = 0
@@ -111,12 +126,14 @@ def _reaction_sample(rig: Rig, group_id: str) -> tuple[int, bool]:
         (t, tag) for tag, status, _, t in probe.arrivals
         if status == "REJECTED" and _intent(rig, tag).get("group_id") == group_id
     )
-    left = next(
-        t for tag, t in probe.departures
-        if t > rejected[0] and (body := _intent(rig, tag)).get("group_id") == group_id and body.get("purpose") == "reversal"
-    )
+    left = next(t for tag, t in probe.departures if t > rejected[0] and _is_reversal_of(rig, tag, group_id))
     others = [a for a in probe.arrivals if rejected[0] < a[3] < left]
     return left - rejected[0], not others
+
+
+def _is_reversal_of(rig: Rig, tag: str, group_id: str) -> bool:
+    body = _intent(rig, tag)
+    return body.get("group_id") == group_id and body.get("purpose") == "reversal"
 
 
 def measure_overhead(seq: Sequencer, groups: int) -> dict[str, Any]:

@@ -65,7 +65,9 @@ def measure_throughput(rig: Rig, condor: Condor, prices: dict[str, float], group
         "throughput_cpu_ms_per_group": round(cpu_s * 1000 / groups, 3),
         "throughput_cpu_bound_groups_per_s": round(groups / cpu_s, 1),
         "throughput_cpu_utilisation": round(cpu_s / elapsed_s, 2),
-        "throughput_commits_per_group": round((writer_after["commits"] - writer_before["commits"]) / groups, 1),
+        "throughput_commits_per_group": round(
+            (writer_after["commits"] - writer_before["commits"]) / groups, 1
+        ),
         "throughput_fsyncs_per_group": round(
             (writer_after["transactions"] - writer_before["transactions"]) / groups, 2
         ),

@@ -234,10 +234,8 @@ def split_quantity(quantity: int, *, freeze_quantity: int, lot_size: int) -> lis
     """
     if quantity <= 0:
         return []
-    if quantity % lot_size == 0:
-        max_child = (freeze_quantity // lot_size) * lot_size or lot_size
-    else:
-        max_child = freeze_quantity
+    lot_multiple = quantity % lot_size == 0
+    max_child = ((freeze_quantity // lot_size) * lot_size or lot_size) if lot_multiple else freeze_quantity
     full, rest = divmod(quantity, max_child)
     return [max_child] * full + ([rest] if rest else [])
 

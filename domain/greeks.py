@@ -53,17 +53,13 @@ def _degenerate(t: float, vol: float) -> bool:
     return t <= 0.0 or vol <= 0.0
 
 
-def intrinsic(
-    kind: InstrumentKind, spot: float, strike: float, t: float = 0.0, *, rate: float = 0.0
-) -> float:
+def intrinsic(kind: InstrumentKind, spot: float, strike: float, t: float = 0.0, *, rate: float = 0.0) -> float:
     """The no-arbitrage lower bound: intrinsic value against the discounted strike."""
     discounted = strike * math.exp(-rate * max(t, 0.0))
     return max(0.0, spot - discounted) if _is_call(kind) else max(0.0, discounted - spot)
 
 
-def bs_price(
-    kind: InstrumentKind, spot: float, strike: float, t: float, vol: float, *, rate: float = 0.0
-) -> float:
+def bs_price(kind: InstrumentKind, spot: float, strike: float, t: float, vol: float, *, rate: float = 0.0) -> float:
     _check_inputs(spot, strike)
     if _degenerate(t, vol):
         return intrinsic(kind, spot, strike, t, rate=rate)
@@ -74,9 +70,7 @@ def bs_price(
     return discounted * norm_cdf(-d2) - spot * norm_cdf(-d1)
 
 
-def delta(
-    kind: InstrumentKind, spot: float, strike: float, t: float, vol: float, *, rate: float = 0.0
-) -> float:
+def delta(kind: InstrumentKind, spot: float, strike: float, t: float, vol: float, *, rate: float = 0.0) -> float:
     """dPrice/dSpot: in [0, 1] for calls, [-1, 0] for puts."""
     _check_inputs(spot, strike)
     call = _is_call(kind)
@@ -89,9 +83,7 @@ def delta(
     return norm_cdf(d1) if call else norm_cdf(d1) - 1.0
 
 
-def gamma(
-    kind: InstrumentKind, spot: float, strike: float, t: float, vol: float, *, rate: float = 0.0
-) -> float:
+def gamma(kind: InstrumentKind, spot: float, strike: float, t: float, vol: float, *, rate: float = 0.0) -> float:
     """d²Price/dSpot², the same for a call and a put."""
     _check_inputs(spot, strike)
     _is_call(kind)
@@ -101,9 +93,7 @@ def gamma(
     return norm_pdf(d1) / (spot * vol * math.sqrt(t))
 
 
-def vega(
-    kind: InstrumentKind, spot: float, strike: float, t: float, vol: float, *, rate: float = 0.0
-) -> float:
+def vega(kind: InstrumentKind, spot: float, strike: float, t: float, vol: float, *, rate: float = 0.0) -> float:
     """dPrice/dVol per 1.00 of volatility, the same for a call and a put."""
     _check_inputs(spot, strike)
     _is_call(kind)

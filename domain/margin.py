@@ -95,7 +95,9 @@ def _merge(base: Mapping[str, int], legs: Sequence[LegSpec], quantity: int | Non
     return out
 
 
-def shocked_loss(positions: Positions, instruments: Mapping[str, Instrument], market: MarketView, shock_pct: float) -> float:
+def shocked_loss(
+    positions: Positions, instruments: Mapping[str, Instrument], market: MarketView, shock_pct: float
+) -> float:
     """The larger loss of the positions after the underlying moves up or down by `shock_pct`."""
     worst = 0.0
     for direction in (1.0, -1.0):

@@ -100,7 +100,9 @@ def derive_group_state(
 
 
 def failed_legs(spec: GroupSpec, progress: Mapping[str, LegProgress]) -> list[str]:
-    return [leg.leg_id for leg in spec.legs if (p := progress.get(leg.leg_id)) is not None and p.state is LegState.FAILED]
+    return [
+        leg.leg_id for leg in spec.legs if (p := progress.get(leg.leg_id)) is not None and p.state is LegState.FAILED
+    ]
 
 
 def phase_filled(spec: GroupSpec, phase: Phase, progress: Mapping[str, LegProgress]) -> bool:

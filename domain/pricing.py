@@ -33,7 +33,9 @@ def parity_spot(
     return best[1] if best is not None else None
 
 
-def parity_symbols(universe: InstrumentUniverse, underlying: str, expiry: dt.date, near: float, count: int = 3) -> list[str]:
+def parity_symbols(
+    universe: InstrumentUniverse, underlying: str, expiry: dt.date, near: float, count: int = 3
+) -> list[str]:
     """The calls and puts of the `count` strikes nearest `near`: what `parity_spot` needs quoted."""
     strikes = sorted(
         {i.strike for i in universe.values() if i.underlying == underlying and i.expiry == expiry and i.is_option},

@@ -40,11 +40,7 @@ class OrderBudget:
     def can_send(self, now: float, *, emergency: bool) -> bool:
         self._prune(now)
         per_s, per_m, per_d = self._limits(emergency)
-        return (
-            self._in_window(now, 1.0) < per_s
-            and len(self._recent) < per_m
-            and self.sent_today < per_d
-        )
+        return self._in_window(now, 1.0) < per_s and len(self._recent) < per_m and self.sent_today < per_d
 
     def record(self, now: float) -> None:
         self._recent.append(now)

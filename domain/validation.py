@@ -244,9 +244,7 @@ def _leg_items(body: Mapping[str, Any], max_legs: int) -> Sequence[Any]:
     if not items:
         raise Denied(Code.INVALID_LEGS, "legs", "a group needs at least one leg")
     if len(items) > max_legs:
-        raise Denied(
-            Code.INVALID_LEGS, "legs", f"at most {max_legs} legs", max_legs=max_legs, legs=len(items)
-        )
+        raise Denied(Code.INVALID_LEGS, "legs", f"at most {max_legs} legs", max_legs=max_legs, legs=len(items))
     return items
 
 
@@ -343,9 +341,7 @@ def _instrument(req: _LegRequest, universe: InstrumentUniverse, today: dt.date) 
     return instrument
 
 
-def _check_leg_underlying(
-    req: _LegRequest, instrument: Instrument, underlying: str, allow_mixed: bool
-) -> None:
+def _check_leg_underlying(req: _LegRequest, instrument: Instrument, underlying: str, allow_mixed: bool) -> None:
     if instrument.underlying != underlying and not allow_mixed:
         raise Denied(
             Code.INVALID_LEGS,
@@ -377,9 +373,7 @@ def _check_quantity(req: _LegRequest, instrument: Instrument, max_lots: int) -> 
 def _check_order_type(req: _LegRequest, instrument: Instrument, rules: ExchangeRules) -> None:
     # NSE refuses SL-M on index and stock options (exchange error 16052): a stop on an option is an SL.
     if req.order_type is OrderType.SL_M and instrument.is_option and not rules.sl_m_allowed_on_options:
-        raise Denied(
-            Code.INVALID_ORDER_TYPE, f"{req.path}.order_type", "SL-M is not allowed on options; use SL"
-        )
+        raise Denied(Code.INVALID_ORDER_TYPE, f"{req.path}.order_type", "SL-M is not allowed on options; use SL")
 
 
 def _check_market_protection(req: _LegRequest) -> int | None:
@@ -467,9 +461,7 @@ def _check_entry_trigger(
     trigger = _tick_price(req.trigger_price, instrument.tick_size, Code.INVALID_STOP, path)
     # An entry stop fires when the market reaches it, so only the market can say it is on the wrong side.
     reference = quote.ltp if quote is not None else None
-    _check_stop_order(
-        req.side, trigger, limit_price, reference, trigger_path=path, limit_path=f"{req.path}.price"
-    )
+    _check_stop_order(req.side, trigger, limit_price, reference, trigger_path=path, limit_path=f"{req.path}.price")
     return trigger
 
 
@@ -479,9 +471,7 @@ def _check_exit_stop(
     if req.stop is None:
         return None
     path = f"{req.path}.stop"
-    trigger = _tick_price(
-        req.stop.trigger_price, instrument.tick_size, Code.INVALID_STOP, f"{path}.trigger_price"
-    )
+    trigger = _tick_price(req.stop.trigger_price, instrument.tick_size, Code.INVALID_STOP, f"{path}.trigger_price")
     limit = _tick_price(req.stop.limit_price, instrument.tick_size, Code.INVALID_STOP, f"{path}.limit_price")
     # Before the leg fills there is no fill price; the market, or else the worst price the leg can fill at.
     reference = quote.ltp if quote is not None else limit_price

@@ -13,11 +13,10 @@ from typing import Any
 
 import structlog
 
-_configured = False
+_state = {"configured": False}
 
 
 def configure_logging(*, json: bool | None = None, level: str = "INFO") -> None:
-    global _configured
     if json is None:
         json = not sys.stderr.isatty()
     renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
@@ -35,8 +34,8 @@ def configure_logging(*, json: bool | None = None, level: str = "INFO") -> None:
     )
     # pykka logs actor failures through the stdlib; route them to the same stream.
     logging.basicConfig(level=getattr(logging, level.upper()), stream=sys.stderr, format="%(name)s %(message)s")
-    _configured = True
+    _state["configured"] = True
 
 
 def is_configured() -> bool:
-    return _configured
+    return _state["configured"]

@@ -6,6 +6,7 @@ checked against it.
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,7 +51,7 @@ def group_facts(store: Store, exchange: Exchange, group_id: str) -> GroupFacts:
         for order in tag_orders:
             sign = 1 if order.transaction_type == Side.BUY.value else -1
             net[order.tradingsymbol] += sign * order.filled_quantity
-    return GroupFacts(group_id, record, children, orders, {k: v for k, v in sorted(net.items())})
+    return GroupFacts(group_id, record, children, orders, dict(sorted(net.items())))
 
 
 def check_group(store: Store, exchange: Exchange, group_id: str, *, unhedged_bound_s: float) -> list[str]:
@@ -141,7 +142,7 @@ def _exactly_once(facts: GroupFacts) -> list[str]:
 def _legal_journal(store: Store, group_id: str) -> list[str]:
     states = [GroupState.CREATED] + [GroupState(e.event["state"]) for e in store.journal(f"journal/{group_id}")]
     out = []
-    for before, after in zip(states, states[1:], strict=False):
+    for before, after in itertools.pairwise(states):
         if after is not before and after not in GROUP_TRANSITIONS[before]:
             out.append(f"I7 {group_id}: illegal transition {before.value} -> {after.value}")
     return out
@@ -173,7 +174,8 @@ def max_unhedged_s(exchange: Exchange, facts: GroupFacts, record: GroupRecord) -
     for ts, leg_id, side, quantity in events:
         net[leg_id] += quantity if side is spec_side.get(leg_id) else -quantity
         progress = {
-            leg: LegProgress(leg, LegState.PARTIALLY_FILLED, 0, max(0, units), 0, 0, False) for leg, units in net.items()
+            leg: LegProgress(leg, LegState.PARTIALLY_FILLED, 0, max(0, units), 0, 0, False)
+            for leg, units in net.items()
         }
         naked = naked_short(record.spec, progress, exchange.universe)
         if naked and since is None:

@@ -12,6 +12,7 @@ pykka's own behaviour, and what this class does about each case:
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
@@ -57,9 +58,7 @@ class SupervisedActor(pykka.Actor):
                     table[message_type] = name
         cls._handlers = table
 
-    def __init__(
-        self, ctx: ActorContext, address: str, supervisor: str | None = None, *, incarnation: int = 1
-    ) -> None:
+    def __init__(self, ctx: ActorContext, address: str, supervisor: str | None = None, *, incarnation: int = 1) -> None:
         self.ctx = ctx
         self.actor_address = address
         self.supervisor_address = supervisor
@@ -141,10 +140,8 @@ class SupervisedActor(pykka.Actor):
 
         def fire() -> None:
             # A timer armed by an instance that has since died is dropped: its successor re-arms.
-            try:
+            with contextlib.suppress(pykka.ActorDeadError):
                 ref.tell(message)
-            except pykka.ActorDeadError:
-                pass
 
         return self.ctx.clock.call_later(delay, fire)
 

@@ -8,6 +8,7 @@ are started in order, shut down in reverse order, each within its shutdown timeo
 
 from __future__ import annotations
 
+import contextlib
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -172,7 +173,7 @@ class Supervisor(SupervisedActor):
         if self.strategy is Strategy.ONE_FOR_ALL:
             return order
         if self.strategy is Strategy.REST_FOR_ONE:
-            return order[order.index(address):]
+            return order[order.index(address) :]
         return [address]
 
     def _give_up(self, reason: str) -> None:
@@ -220,10 +221,8 @@ class Supervisor(SupervisedActor):
             child.alive = False
             # Hold messages while it is down; a restart delivers them, a forget dead-letters them.
             self.ctx.directory.reserve(address)
-            try:
+            with contextlib.suppress(pykka.Timeout):
                 child.ref.stop(block=True, timeout=child.spec.shutdown_timeout_s)
-            except pykka.Timeout:
-                pass
             # stop() answers False both for a timeout and for an actor that was already gone.
             if child.ref.is_alive():
                 self.log.error("child_shutdown_timeout", child=address)

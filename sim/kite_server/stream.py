@@ -187,7 +187,9 @@ class StreamHub:
     async def _tokens_changed(self, client: _Client, tokens: list[int]) -> None:
         watched = frozenset().union(*(c.modes for c in self._clients))
         if watched != self._watched:
-            self._watched = watched
             await run_in_threadpool(self._watch_tokens, watched)
+            # Remembered only once the broker has been told: a request cut short on the way (its client
+            # left and `serve` cancelled the reader) must leave the next subscriber to tell it again.
+            self._watched = watched
         prices = await run_in_threadpool(self._snapshot, tokens)
         self._send_ticks(client, prices)

@@ -56,10 +56,22 @@ def marketable_limit(h: Harness, symbol: str, side: str, slack: float = 0.2) -> 
 
 def leg(symbol: str, side: str, quantity: int, role: str, price: float | None = None) -> dict[str, Any]:
     if price is None:
-        return {"tradingsymbol": symbol, "side": side, "quantity": quantity, "role": role,
-                "order_type": "MARKET", "market_protection": -1}
-    return {"tradingsymbol": symbol, "side": side, "quantity": quantity, "role": role,
-            "order_type": "LIMIT", "price": price}
+        return {
+            "tradingsymbol": symbol,
+            "side": side,
+            "quantity": quantity,
+            "role": role,
+            "order_type": "MARKET",
+            "market_protection": -1,
+        }
+    return {
+        "tradingsymbol": symbol,
+        "side": side,
+        "quantity": quantity,
+        "role": role,
+        "order_type": "LIMIT",
+        "price": price,
+    }
 
 
 def group_payload(underlying: str, legs: list[dict[str, Any]], key: str, strategy: str = "scenario") -> dict[str, Any]:
@@ -79,27 +91,38 @@ def result(name: str, h: Harness, group_id: str, **extra: Any) -> ScenarioResult
             mine = [c for c in facts.children if c.leg_id == spec.leg_id]
             filled = sum(_exchange_filled(facts, c.tag) for c in mine if c.purpose is ChildPurpose.ENTRY)
             reversed_qty = sum(_exchange_filled(facts, c.tag) for c in mine if c.purpose is not ChildPurpose.ENTRY)
-            legs.append({"symbol": spec.tradingsymbol, "side": spec.side.value, "role": spec.role.value,
-                         "intended": spec.quantity, "filled": filled, "reversed": reversed_qty,
-                         "children": len([c for c in mine if c.purpose is ChildPurpose.ENTRY])})
+            legs.append(
+                {
+                    "symbol": spec.tradingsymbol,
+                    "side": spec.side.value,
+                    "role": spec.role.value,
+                    "intended": spec.quantity,
+                    "filled": filled,
+                    "reversed": reversed_qty,
+                    "children": len([c for c in mine if c.purpose is ChildPurpose.ENTRY]),
+                }
+            )
     orders = [o for tag_orders in facts.orders_by_tag.values() for o in tag_orders]
     by_tag = {c.tag: c for c in facts.children}
-    extra.setdefault("orders", [
-        {
-            "tag": o.tag,
-            "leg": by_tag[o.tag].leg_id if o.tag in by_tag else "ESC",
-            "purpose": by_tag[o.tag].purpose.value if o.tag in by_tag else "reversal",
-            "side": o.transaction_type,
-            "quantity": o.quantity,
-            "filled": o.filled_quantity,
-            "status": o.status,
-            "average_price": o.average_price,
-            "cancel_requested": any(
-                u.status == "CANCEL PENDING" for u in h.exchange.order_history(h.broker.account, o.order_id)
-            ),
-        }
-        for o in orders
-    ])
+    extra.setdefault(
+        "orders",
+        [
+            {
+                "tag": o.tag,
+                "leg": by_tag[o.tag].leg_id if o.tag in by_tag else "ESC",
+                "purpose": by_tag[o.tag].purpose.value if o.tag in by_tag else "reversal",
+                "side": o.transaction_type,
+                "quantity": o.quantity,
+                "filled": o.filled_quantity,
+                "status": o.status,
+                "average_price": o.average_price,
+                "cancel_requested": any(
+                    u.status == "CANCEL PENDING" for u in h.exchange.order_history(h.broker.account, o.order_id)
+                ),
+            }
+            for o in orders
+        ],
+    )
     return ScenarioResult(
         scenario=name,
         seed=h.seed,

@@ -91,10 +91,15 @@ def leg_reject_reversal(seed: int, **options: Any) -> ScenarioResult:
     short_call = option_symbol(h, "SCEN", 2, "CE")
     long_call = option_symbol(h, "SCEN", 4, "CE")
     h.exchange.set_ltp(short_call, 100.0)
-    h.exchange.add_rule(OrderRule(match(tradingsymbol=long_call, side="BUY"), reject("RMS: leg 2 rejected", after_s=0.5), once=True))
+    h.exchange.add_rule(
+        OrderRule(match(tradingsymbol=long_call, side="BUY"), reject("RMS: leg 2 rejected", after_s=0.5), once=True)
+    )
     payload = group_payload(
         "SCEN",
-        [leg(short_call, "SELL", 50, "risk", 95.0), leg(long_call, "BUY", 50, "risk", marketable_limit(h, long_call, "BUY"))],
+        [
+            leg(short_call, "SELL", 50, "risk", 95.0),
+            leg(long_call, "BUY", 50, "risk", marketable_limit(h, long_call, "BUY")),
+        ],
         "leg-reject",
     )
     return _run("leg-reject-reversal", h, payload)
@@ -124,7 +129,8 @@ def freeze_split_child_reject(seed: int, **options: Any) -> ScenarioResult:
     the filled children are reversed and the pending one cancelled."""
     listings = [
         dataclasses.replace(item, spec=UnderlyingSpec("SCEN", lot_size=10, freeze_quantity=20, strike_step=100))
-        if item.spec.name == "SCEN" else item
+        if item.spec.name == "SCEN"
+        else item
         for item in default_listings()
     ]
     probe = Harness(seed)  # only to learn the clock's start for the listing dates
@@ -133,9 +139,15 @@ def freeze_split_child_reject(seed: int, **options: Any) -> ScenarioResult:
     universe = build_universe(listings, start)
     h = Harness(seed, options=_options(universe=universe, **options))
     short_call = option_symbol(h, "SCEN", 2, "CE")
-    h.exchange.add_rule(OrderRule(match(tradingsymbol=short_call, side="SELL", nth=3), reject("RMS: child rejected", after_s=0.5), once=True))
+    h.exchange.add_rule(
+        OrderRule(
+            match(tradingsymbol=short_call, side="SELL", nth=3), reject("RMS: child rejected", after_s=0.5), once=True
+        )
+    )
     h.exchange.add_rule(OrderRule(match(tradingsymbol=short_call, side="SELL", nth=4), hold(), once=True))
-    payload = group_payload("SCEN", [leg(short_call, "SELL", 100, "risk", marketable_limit(h, short_call, "SELL"))], "freeze")
+    payload = group_payload(
+        "SCEN", [leg(short_call, "SELL", 100, "risk", marketable_limit(h, short_call, "SELL"))], "freeze"
+    )
     return _run("freeze-split-child-reject", h, payload)
 
 

@@ -36,8 +36,14 @@ def conversion_legs(h: Harness, quantity: int) -> list[dict[str, Any]]:
 def naive_estimate(h: Harness, legs: list[dict[str, Any]]) -> float:
     """What a check of the whole group at today's prices would say (the basket's final margin)."""
     requests = [
-        OrderRequest(tag="estimate", tradingsymbol=item["tradingsymbol"], side=Side(item["side"]),
-                     quantity=item["quantity"], order_type=OrderType.MARKET, market_protection=-1)
+        OrderRequest(
+            tag="estimate",
+            tradingsymbol=item["tradingsymbol"],
+            side=Side(item["side"]),
+            quantity=item["quantity"],
+            order_type=OrderType.MARKET,
+            market_protection=-1,
+        )
         for item in legs
     ]
     assert h.broker is not None
@@ -63,8 +69,14 @@ def margin_shock(seed: int, *, available: float = 100_000.0, quantity: int = 100
         if group_id:
             return result("margin-shock", h, group_id, denial=None, estimate=round(estimate, 2), available=available)
         return ScenarioResult(
-            scenario="margin-shock", seed=seed, final_state="DENIED", outcome="DENIED", legs=[],
-            net_position=h.exchange.net_positions(), orders_sent=len(h.exchange.all_orders()), duplicate_orders=0,
+            scenario="margin-shock",
+            seed=seed,
+            final_state="DENIED",
+            outcome="DENIED",
+            legs=[],
+            net_position=h.exchange.net_positions(),
+            orders_sent=len(h.exchange.all_orders()),
+            duplicate_orders=0,
             max_unhedged_ms=0.0,
             violations=_left_behind(h),
             trace_hash=h.runtime.trace.hexdigest(),
@@ -116,7 +128,9 @@ def kill_switch_mid_group(seed: int, **options: Any) -> ScenarioResult:
         except Denied as denied:
             denied_after_restart = denied.code.value
         out = result(
-            "kill-switch-mid-group", h, flight,
+            "kill-switch-mid-group",
+            h,
+            flight,
             held_group={"group_id": held, "state": h.group(held).state.value},
             cancel_requested_within_ms=max(cancel_delays, default=0.0),
             working_at_press=len(working_at_press),
@@ -126,7 +140,9 @@ def kill_switch_mid_group(seed: int, **options: Any) -> ScenarioResult:
             book_flat=all(v == 0 for v in h.exchange.net_positions().values()),
         )
         if max(cancel_delays, default=0.0) > 1000.0:
-            out.violations.append(f"I9 a working order was cancel-requested {max(cancel_delays):.0f} ms after the press")
+            out.violations.append(
+                f"I9 a working order was cancel-requested {max(cancel_delays):.0f} ms after the press"
+            )
         if new_risk:
             out.violations.append(f"I9 {new_risk} entry orders reached the exchange after the press")
         if after_restart != "HALTED" or denied_after_restart != "KILL_SWITCH_ACTIVE":

@@ -24,11 +24,20 @@ def sl_gap_through(seed: int, **options: Any) -> ScenarioResult:
         h.wait_recovered()
         call = option_symbol(h, "SCEN", 2, "CE")
         h.exchange.set_ltp(call, 100.0)
-        leg = {"tradingsymbol": call, "side": "BUY", "quantity": 50, "role": "risk", "order_type": "LIMIT",
-               "price": 100.0, "stop": {"trigger_price": 95.0, "limit_price": 94.5}}
+        leg = {
+            "tradingsymbol": call,
+            "side": "BUY",
+            "quantity": 50,
+            "role": "risk",
+            "order_type": "LIMIT",
+            "price": 100.0,
+            "stop": {"trigger_price": 95.0, "limit_price": 94.5},
+        }
         group_id = h.submit(group_payload("SCEN", [leg], "sl-gap")).group_id
         h.run_until_settled([group_id], timeout=SETTLE_TIMEOUT_S)
-        sl_working = lambda: any(o.order_type == "SL" and o.status == "TRIGGER PENDING" for o in h.exchange.working_orders())  # noqa: E731
+        def sl_working() -> bool:
+            return any(o.order_type == "SL" and o.status == "TRIGGER PENDING" for o in h.exchange.working_orders())
+
         h.run_until(sl_working, timeout=30.0)
         h.exchange.set_ltp(call, 98.0)
         h.run_for(0.5)
@@ -38,12 +47,22 @@ def sl_gap_through(seed: int, **options: Any) -> ScenarioResult:
         done = lambda: (s := h.store.snapshot(stop_key)) is not None and bool(s[1].get("done"))  # noqa: E731
         h.run_until(done, timeout=60.0)
         stop = h.store.snapshot(stop_key)[1] if h.store.snapshot(stop_key) else {}
-        out = result("sl-gap-through", h, group_id, stop={
-            "trigger_price": 95.0, "limit_price": 94.5, "entry_price": 100.0,
-            "exit_price": stop.get("exit_price"), "loss": stop.get("loss"), "planned_loss": stop.get("planned_loss"),
-            "fallback": stop.get("fallback"), "exited": stop.get("exited"),
-            "gap_to_exit_ms": _gap_to_exit_ms(h, call, gap_at),
-        })
+        out = result(
+            "sl-gap-through",
+            h,
+            group_id,
+            stop={
+                "trigger_price": 95.0,
+                "limit_price": 94.5,
+                "entry_price": 100.0,
+                "exit_price": stop.get("exit_price"),
+                "loss": stop.get("loss"),
+                "planned_loss": stop.get("planned_loss"),
+                "fallback": stop.get("fallback"),
+                "exited": stop.get("exited"),
+                "gap_to_exit_ms": _gap_to_exit_ms(h, call, gap_at),
+            },
+        )
         if not stop.get("done"):
             out.violations.append("the stop never closed the position")
         return out
@@ -52,8 +71,11 @@ def sl_gap_through(seed: int, **options: Any) -> ScenarioResult:
 
 
 def _gap_to_exit_ms(h: Harness, symbol: str, gap_at: float) -> float | None:
-    exits = [o for o in h.exchange.ledger.iter_orders()
-             if o.request.tradingsymbol == symbol and o.request.order_type.value == "MARKET"]
+    exits = [
+        o
+        for o in h.exchange.ledger.iter_orders()
+        if o.request.tradingsymbol == symbol and o.request.order_type.value == "MARKET"
+    ]
     return round((min(o.placed_at for o in exits) - gap_at) * 1000, 3) if exits else None
 
 
@@ -61,16 +83,32 @@ def pending_leg_exposure(seed: int, **options: Any) -> ScenarioResult:
     """Leg 1 (SELL 50 calls) fills, leg 2 pends for 8 s while spot rises 500 points: the interim
     hedge goes out within the bound, not after 8 s."""
     settings = Settings()
-    settings = settings.replace(risk=dataclasses.replace(settings.risk, interim_delta_limit=40.0),
-                                execution=dataclasses.replace(settings.execution, risk_fill_timeout_s=20.0))
+    settings = settings.replace(
+        risk=dataclasses.replace(settings.risk, interim_delta_limit=40.0),
+        execution=dataclasses.replace(settings.execution, risk_fill_timeout_s=20.0),
+    )
     h = Harness(seed, options=HarnessOptions(settings=settings, **options))
     try:
         h.wait_recovered()
         call, put = option_symbol(h, "SCEN", 0, "CE"), option_symbol(h, "SCEN", 0, "PE")
         h.exchange.add_rule(OrderRule(match(tradingsymbol=put, side="SELL"), fill_after(8.0), once=True))
         legs = [
-            {"tradingsymbol": call, "side": "SELL", "quantity": 50, "role": "risk", "order_type": "MARKET", "market_protection": -1},
-            {"tradingsymbol": put, "side": "SELL", "quantity": 50, "role": "risk", "order_type": "MARKET", "market_protection": -1},
+            {
+                "tradingsymbol": call,
+                "side": "SELL",
+                "quantity": 50,
+                "role": "risk",
+                "order_type": "MARKET",
+                "market_protection": -1,
+            },
+            {
+                "tradingsymbol": put,
+                "side": "SELL",
+                "quantity": 50,
+                "role": "risk",
+                "order_type": "MARKET",
+                "market_protection": -1,
+            },
         ]
         group_id = h.submit(group_payload("SCEN", legs, "pending-leg", "short_straddle")).group_id
         call_filled = lambda: any(o.tradingsymbol == call and o.status == "COMPLETE" for o in h.exchange.all_orders())  # noqa: E731
@@ -84,11 +122,20 @@ def pending_leg_exposure(seed: int, **options: Any) -> ScenarioResult:
         h.run_until_settled([group_id], timeout=SETTLE_TIMEOUT_S)
         hedges = [o for o in h.exchange.ledger.iter_orders() if o.instrument.kind.value == "FUT"]
         hedge_at = min((o.placed_at for o in hedges), default=None)
-        put_filled_at = max((f.ts for o in h.exchange.ledger.iter_orders() if o.request.tradingsymbol == put
-                             for f in h.exchange.fills(o.order_id)), default=None)
+        put_filled_at = max(
+            (
+                f.ts
+                for o in h.exchange.ledger.iter_orders()
+                if o.request.tradingsymbol == put
+                for f in h.exchange.fills(o.order_id)
+            ),
+            default=None,
+        )
         exposure = h.describe("exposure") or {}
         out = result(
-            "pending-leg-exposure", h, group_id,
+            "pending-leg-exposure",
+            h,
+            group_id,
             exposure={
                 "exposed_at_ms": 0.0,
                 "spot_move_done_ms": round((moved_at - exposed_at) * 1000, 3),

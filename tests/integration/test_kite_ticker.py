@@ -6,6 +6,8 @@ ticker here is connected through `brokers.kite.reactor` and closed with `close()
 
 from __future__ import annotations
 
+import asyncio
+import json
 import queue
 import threading
 from collections.abc import Iterator
@@ -23,6 +25,7 @@ from domain.model import OrderType, Side
 from runtime.clock import SystemClock
 from runtime.config import ExchangeRules, KiteConfig
 from sim.kite_server import KiteServerThread
+from sim.kite_server.stream import StreamHub, _Client
 
 pytest_plugins = ["kite_fixtures"]
 
@@ -183,3 +186,31 @@ def test_a_restarted_owner_resubscribes_and_hears_the_channel_is_up(
     order_id = kite_broker.place_order(market_order("after-restart"))
     second.update_with(order_id, "COMPLETE")
     assert first.updates.empty()
+
+
+def test_a_subscription_cut_short_by_its_client_leaving_is_not_taken_as_done() -> None:
+    """A client that subscribes and is gone before the server has told the broker: the next
+    subscriber's request must still tell it (else that token never ticks again). Driven through the
+    hub's own request handler, because only a cancellation at this point shows it."""
+    told: list[list[int]] = []
+    hub = StreamHub(
+        heartbeat_s=1.0,
+        snapshot=lambda _tokens: {},
+        watch_tokens=lambda t: told.append(sorted(t)),
+        token_of=lambda _s: 0,
+    )
+    subscribe = json.dumps({"a": "subscribe", "v": [7]})
+
+    async def scenario() -> None:
+        leaving, staying = _Client(websocket=None), _Client(websocket=None)  # type: ignore[arg-type]
+        hub._clients.add(leaving)
+        request = asyncio.ensure_future(hub._handle_request(leaving, subscribe))
+        await asyncio.sleep(0)  # the request runs to its first suspension, before the broker is told
+        request.cancel()  # what `serve` does to a reader whose socket closed
+        await asyncio.gather(request, return_exceptions=True)
+        hub._clients.discard(leaving)
+        hub._clients.add(staying)
+        await hub._handle_request(staying, subscribe)
+
+    asyncio.run(scenario())
+    assert told and told[-1] == [7]
