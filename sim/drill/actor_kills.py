@@ -37,10 +37,10 @@ from supervision.messages import Poison
 
 ROOT_CHILDREN = ("writer", "gateway", "escalation", "margin", "market", "exposure", "stops", "groups", "risk")
 ROOT_LIMIT = (6, 10.0)  # at most 6 root-level kills in any 10 s (the root gives up past 10)
-GROUP_LIMIT = (3, 10.0)  # at most 3 kills per group in any 10 s (its supervisor gives up past 5)
+GROUP_LIMIT = (4, 10.0)  # at most 4 kills per group in any 10 s (its supervisor gives up past 5)
 SETTLE_TIMEOUT_S = 60.0
 SUBMIT_TIMEOUT_S = 3.0
-ALL_TARGETS = ("child", "leg", "group", "groupsup", "root")
+ALL_TARGETS = ("child", "leg", "group", "groupsup", *ROOT_CHILDREN)
 
 
 class _CheckingBroker(SimBroker):
@@ -202,10 +202,10 @@ def _pick(service: Service, rng: Any, pacer: _Pacer, targets: tuple[str, ...]) -
         "leg": [a for a in addresses if a.startswith("leg/")],
         "group": [a for a in addresses if a.startswith("group/")],
         "groupsup": [a for a in addresses if a.startswith("groupsup/")],
-        "root": [a for a in ROOT_CHILDREN if a in addresses],
+        **{name: [name] for name in ROOT_CHILDREN if name in addresses},
     }
-    weights = {"child": 0.32, "leg": 0.25, "group": 0.15, "groupsup": 0.08, "root": 0.20}
-    kinds = [k for k in weights if pools[k] and k in targets]
+    weights = {"child": 0.32, "leg": 0.25, "group": 0.15, "groupsup": 0.08, **dict.fromkeys(ROOT_CHILDREN, 0.20 / 9)}
+    kinds = [k for k in weights if pools.get(k) and k in targets]
     if not kinds:
         return None
     kind = rng.choices(kinds, [weights[k] for k in kinds])[0]

@@ -35,9 +35,7 @@ class IronCondor:
             return {"tradingsymbol": symbol, "side": side, "quantity": self.quantity, "role": role,
                     "order_type": "MARKET", "market_protection": -1}  # fmt: skip
 
-        legs = [leg(s, "BUY", "protection") for s in self.wings] + [
-            leg(s, "SELL", "risk") for s in self.shorts
-        ]
+        legs = [leg(s, "BUY", "protection") for s in self.wings] + [leg(s, "SELL", "risk") for s in self.shorts]
         return {
             "strategy": "iron_condor",
             "idempotency_key": idempotency_key,
@@ -78,12 +76,10 @@ def nifty_chain(universe: InstrumentUniverse, ltp: Callable[[list[str]], dict[st
     """The chain of the trading expiry; the money is the strike where call and put cost the same
     (put-call parity), from the exchange's own quotes read through the adapter."""
     expiry = trading_expiry(universe)
-    symbols = {
+    symbols: dict[tuple[float, InstrumentKind], str] = {
         (inst.strike, inst.kind): inst.tradingsymbol
         for inst in universe.values()
-        if inst.underlying == "NIFTY"
-        and inst.expiry == expiry
-        and inst.kind in (InstrumentKind.CE, InstrumentKind.PE)
+        if inst.underlying == "NIFTY" and inst.expiry == expiry and inst.kind in (InstrumentKind.CE, InstrumentKind.PE)
     }
     prices = ltp(list(symbols.values()))
     pairs = [

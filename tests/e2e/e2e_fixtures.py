@@ -34,9 +34,7 @@ def e2e_exchange(tmp_path: Path) -> Iterator[SimExchangeProcess]:
 
 
 @pytest.fixture
-def e2e_service(
-    e2e_reactor: None, e2e_exchange: SimExchangeProcess, tmp_path: Path
-) -> Iterator[StartService]:
+def e2e_service(e2e_reactor: None, e2e_exchange: SimExchangeProcess, tmp_path: Path) -> Iterator[StartService]:
     """Start the service against `e2e_exchange`: `e2e_service(execution=ExecutionConfig(...))`; each
     call is a new service with its own LMDB directory."""
     started: list[KiteService] = []

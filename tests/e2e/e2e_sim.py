@@ -86,9 +86,7 @@ class SimExchangeProcess:
         ]  # fmt: skip
         env = {**os.environ, "PYTHONPATH": str(REPO)}
         with open(self.log_path, "w") as log:
-            self._process = subprocess.Popen(
-                command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=log, text=True
-            )
+            self._process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=log, text=True)
         assert self._process.stdout is not None
         lines: queue.Queue[str | None] = queue.Queue()
         threading.Thread(target=_pump, args=(self._process.stdout, lines), daemon=True).start()
@@ -164,9 +162,7 @@ class SimExchangeProcess:
         self.admin("/_sim/release", {"order_id": order_id})
 
 
-def net_change(
-    before: Mapping[str, int], after: Mapping[str, int], symbols: tuple[str, ...]
-) -> dict[str, int]:
+def net_change(before: Mapping[str, int], after: Mapping[str, int], symbols: tuple[str, ...]) -> dict[str, int]:
     return {symbol: after.get(symbol, 0) - before.get(symbol, 0) for symbol in symbols}
 
 

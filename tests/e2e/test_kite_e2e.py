@@ -84,9 +84,7 @@ def test_fill_lost_with_a_dropped_socket_is_reconciled_from_the_order_book(
 
     with OrderStream(e2e_exchange.ws_root) as exchange_says:
         group_id = kite.submit(condor.payload("e2e-drop-fill"))
-        held = exchange_says.next_order(
-            is_update(symbol=short_put, side="SELL", status="OPEN"), "short put OPEN"
-        )
+        held = exchange_says.next_order(is_update(symbol=short_put, side="SELL", status="OPEN"), "short put OPEN")
 
     connects = kite.push.connects
     e2e_exchange.mute_websockets()  # the service's socket stays open and hears nothing from here on
@@ -120,9 +118,7 @@ def test_reversal_fill_lost_with_a_dropped_socket_still_ends_flat(
 
     with OrderStream(e2e_exchange.ws_root) as exchange_says:
         group_id = kite.submit(condor.payload("e2e-drop-reversal"))
-        held = exchange_says.next_order(
-            is_update(symbol=wing_put, side="SELL", status="OPEN"), "wing reversal OPEN"
-        )
+        held = exchange_says.next_order(is_update(symbol=wing_put, side="SELL", status="OPEN"), "wing reversal OPEN")
 
     connects = kite.push.connects
     e2e_exchange.mute_websockets()
@@ -201,9 +197,7 @@ def test_place_timeouts_after_the_exchange_accepted_resolve_by_tag(
     assert len(tags) == len(set(tags)) == 8  # one order per intent: nothing sent twice
 
 
-def test_serve_broker_kite_process_runs_a_group_over_http(
-    e2e_exchange: SimExchangeProcess, tmp_path: Path
-) -> None:
+def test_serve_broker_kite_process_runs_a_group_over_http(e2e_exchange: SimExchangeProcess, tmp_path: Path) -> None:
     """`legguard serve --broker kite` as its own process: one iron condor over the HTTP API."""
     condor = exchange_condor(e2e_exchange, short_steps=2, wing_steps=5)
     before = e2e_exchange.net_positions()
