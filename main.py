@@ -88,7 +88,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     clock = SystemClock()
     choice = build_broker(settings, clock, seed=args.seed)
     service = Service(settings, broker=choice.broker, universe=choice.universe, data_dir=args.data_dir, clock=clock)
-    app = create_app(service, token=args.token)
+    def shut_down() -> None:
+        service.close()
+        if choice.close is not None:
+            choice.close()
+
+    app = create_app(service, token=args.token, on_shutdown=shut_down)
     config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning", access_log=False)
     server = uvicorn.Server(config)
     if args.ready_file:
@@ -96,9 +101,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         server.run()
     finally:
-        service.close()
-        if choice.close is not None:
-            choice.close()
+        shut_down()  # idempotent: the lifespan may already have done it
     return 0
 
 

@@ -32,7 +32,7 @@ from actors.messages import (
 )
 from actors.persist import child_batch, commit
 from brokers.port import OrderRequest
-from domain.execution import ChildRecord, apply_order_update, mark_child
+from domain.execution import ChildRecord, apply_order_update, mark_child, same_intent
 from domain.lifecycle import ChildState
 from storage import keys
 from supervision.base import SupervisedActor, handles
@@ -216,8 +216,12 @@ class ChildOrderActor(SupervisedActor):
     def _apply(self, update: Any) -> None:
         outcome = apply_order_update(self.child, update)
         if outcome.foreign:
-            # A second broker order under our tag: never two live orders for one intent.
-            self.log.error("foreign_order_for_intent", order_id=update.order_id)
+            if not same_intent(self.child, update):
+                # Our tag on an order that is not what we meant (another process's): never adopt it.
+                self.log.error("order_with_our_tag_is_not_our_intent", order_id=update.order_id)
+                return
+            # A second broker order for this intent: never two live orders for one intent.
+            self.log.error("second_order_for_intent", order_id=update.order_id)
             if update.status not in ("COMPLETE", "CANCELLED", "REJECTED"):
                 self.tell("gateway", CancelOrder(self.actor_address, update.order_id, emergency=True))
             return

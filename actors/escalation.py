@@ -15,6 +15,7 @@ from actors.child_order import place_message
 from actors.messages import (
     Barrier,
     CancelOrder,
+    PurgeEntries,
     ChildUpdate,
     CloseGroup,
     EscalateGroup,
@@ -49,11 +50,15 @@ class _Escalated:
     reason: str
     tags: set[str] = field(default_factory=set)
     rounds: int = 0
-    mode: str = "escalate"  # or "close": flatten a settled group's position and mark it CLOSED
+    mode: str = "escalate"
+    # Reversals this actor sent that the broker's book does not show yet (queued at the gateway):
+    # reversing again before they appear would reverse twice.
+    pending: dict[str, int] = field(default_factory=dict)  # or "close": flatten a settled group's position and mark it CLOSED
 
 
 class EscalationActor(SupervisedActor):
     CHECK_EVERY_S = 1.0
+    PENDING_ROUNDS = 30  # a reversal not in the book after this many checks is taken as never sent
 
     def started(self) -> None:
         self.groups: dict[str, _Escalated] = {}
@@ -84,6 +89,8 @@ class EscalationActor(SupervisedActor):
         entry = _Escalated(message.group_id, message.reason)
         entry.tags = {c.body["tag"] for c in self.ctx.store.scan_snapshots(keys.child_prefix(message.group_id))}
         self.groups[message.group_id] = entry
+        # Entries of this group still queued at the gateway must never leave now.
+        self.tell("gateway", PurgeEntries(f"group {message.group_id} escalated", group_id=message.group_id))
         alert = Alert(
             severity="critical",
             kind="group_escalated",
@@ -138,6 +145,9 @@ class EscalationActor(SupervisedActor):
         if book is None:
             self.after(self.CHECK_EVERY_S, message)
             return
+        in_book = {o.tag for o in book}
+        for tag in [t for t in entry.pending if t in in_book or entry.rounds - entry.pending[t] > self.PENDING_ROUNDS]:
+            entry.pending.pop(tag)
         mine = [o for o in book if o.tag in entry.tags]
         working = [o for o in mine if o.status not in _TERMINAL]
         for order in working:
@@ -146,10 +156,10 @@ class EscalationActor(SupervisedActor):
         for order in mine:
             sign = 1 if order.transaction_type == Side.BUY.value else -1
             net[order.tradingsymbol] = net.get(order.tradingsymbol, 0) + sign * order.filled_quantity
-        if not working and all(qty == 0 for qty in net.values()):
+        if not working and not entry.pending and all(qty == 0 for qty in net.values()):
             self._finish(entry)
             return
-        if not working:
+        if not working and not entry.pending:
             self._reverse(entry, {symbol: qty for symbol, qty in net.items() if qty != 0})
         self.after(self.CHECK_EVERY_S, message)
 
@@ -180,6 +190,7 @@ class EscalationActor(SupervisedActor):
                     emergency=True,
                 )
                 entry.tags.add(child.tag)
+                entry.pending[child.tag] = entry.rounds
                 batch = Batch(batch.ops + child_batch(child, with_intent=True).ops)
                 message = place_message(child)
                 orders.append(("gateway", type(message)(self.actor_address, message.request, True, entry.group_id)))
@@ -190,6 +201,12 @@ class EscalationActor(SupervisedActor):
         self.log.warning("group_flat", group_id=entry.group_id, rounds=entry.rounds, mode=entry.mode)
         self.groups.pop(entry.group_id, None)
         batch = self._esc_batch(entry, done=True).mark_settled(entry.group_id)
+        found = self.ctx.store.snapshot(keys.group_key(entry.group_id))
+        if entry.mode == "escalate" and found is not None:
+            record = GroupRecord.from_record(found[1])
+            if not record.settled:
+                settled = record.with_changes(settled=True, outcome=Outcome.ESCALATED)
+                batch = batch.put_snapshot(keys.group_key(entry.group_id), settled.seq, settled.to_record())
         if entry.mode == "close":
             found = self.ctx.store.snapshot(keys.group_key(entry.group_id))
             if found is not None:

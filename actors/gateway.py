@@ -86,9 +86,21 @@ class GatewayActor(SupervisedActor):
         self.probe = self.ctx.extras.get("probe")
         self._rebuild_routes()
         self.broker.subscribe(_Listener(self.ctx.directory, self.actor_address))
+        self.connected = self._push_connected()
+        # The gate stays closed to new risk until the push channel is up (and reconciled).
+        self.tell("risk", BrokerStateChanged(reconciling=not self.connected))
         if self.restarted:
             # Updates in the dead instance's inbox are gone: replay the book to their owners.
             self.tell_self(BrokerConnection(True))
+
+    def _push_connected(self) -> bool:
+        """Whether the broker's push channel is up now (in-process brokers have no channel to lose)."""
+        push = getattr(self.broker, "push", None)
+        return bool(getattr(push, "connected", True)) if push is not None else True
+
+    @handles(BrokerStateChanged)
+    def on_state_asked(self, _message: BrokerStateChanged) -> None:
+        self.tell("risk", BrokerStateChanged(reconciling=not self.connected))
 
     def _rebuild_routes(self) -> None:
         """Routes of every intent of a group that is not settled, from the store (after a restart
@@ -128,8 +140,8 @@ class GatewayActor(SupervisedActor):
 
     @handles(PurgeEntries)
     def on_purge(self, message: PurgeEntries) -> int:
-        purged = list(self.normal)
-        self.normal.clear()
+        purged = [m for m in self.normal if message.group_id in (None, m.correlation_id)]
+        self.normal = deque(m for m in self.normal if m not in purged)
         for queued in purged:
             self.tell(queued.child_address, SendRejected(queued.request.tag, f"not sent: {message.reason}", "LOCAL"))
         if purged:
@@ -289,6 +301,7 @@ class GatewayActor(SupervisedActor):
 
     @handles(BrokerConnection)
     def on_connection(self, message: BrokerConnection) -> None:
+        self.connected = message.connected
         if not message.connected:
             self.log.warning("broker_disconnected")
             self.tell("risk", BrokerStateChanged(reconciling=True))

@@ -351,9 +351,11 @@ class KillSwitchCommitted:
 
 @dataclass(frozen=True)
 class PurgeEntries:
-    """Drop every queued non-emergency order (the kill switch: no new risk may leave)."""
+    """Drop queued non-emergency orders: all of them (the kill switch: no new risk may leave), or one
+    group's (an escalated group)."""
 
     reason: str
+    group_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -74,12 +74,16 @@ class RiskActor(SupervisedActor):
             # The kill switch survives restarts: engaged stays engaged until someone releases it.
             self.trading_state = TradingState(stored[1]["trading_state"])
         self.settled_with_position: dict[str, str] = {}
-        self.broker_reconciling = False
+        # Closed until the gateway says the broker's push channel is up and reconciled.
+        self.broker_reconciling = True
         self.open_groups: dict[str, str] = {}  # group id -> last known state
         self.pending_keys: dict[str, str] = {}  # idempotency key -> fingerprint, until committed
         self.pending_commits: dict[str, tuple[GroupSpec, Any]] = {}  # group id -> (spec, caller's future)
         self.recovering: set[str] = set()
         self.recovery_started = False
+        if self.restarted:
+            # The gateway only announces changes: a restarted gate asks where the broker stands.
+            self.tell("gateway", BrokerStateChanged(reconciling=True))
         self._start_recovery()
 
     def describe(self) -> dict[str, Any]:
@@ -87,6 +91,7 @@ class RiskActor(SupervisedActor):
             "address": self.actor_address,
             "trading_state": self.trading_state.value,
             "recovering": sorted(self.recovering),
+            "broker_reconciling": self.broker_reconciling,
             "open_groups": len(self.open_groups),
         }
 

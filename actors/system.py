@@ -70,13 +70,15 @@ class System:
     def submit(self, payload: dict[str, Any]) -> Any:
         """Submit a group; returns a future resolved with GroupAccepted or failed with Denied."""
         future = new_future(self.ctx.runtime)
-        self.ctx.directory.tell("risk", SubmitGroup(payload, future=future))
+        if not self.ctx.directory.tell("risk", SubmitGroup(payload, future=future)):
+            future.set_exception((RuntimeError, RuntimeError("the gate is not running"), None))
         return future
 
     def submit_intent(self, payload: dict[str, Any]) -> Any:
         """Submit a strategy's intent (lot ratios and a confidence); risk sizes it."""
         future = new_future(self.ctx.runtime)
-        self.ctx.directory.tell("risk", SubmitIntent(payload, future=future))
+        if not self.ctx.directory.tell("risk", SubmitIntent(payload, future=future)):
+            future.set_exception((RuntimeError, RuntimeError("the gate is not running"), None))
         return future
 
     def ask(self, address: str, message: Any) -> Any:
@@ -100,6 +102,10 @@ class System:
 
 
 def start_system(ctx: ActorContext, extra: tuple[ChildSpec, ...] = ()) -> System:
+    # Claim every top-level address first: a request or a push that arrives while the tree is still
+    # starting is held for its actor, never dropped.
+    for spec in root_children(ctx, extra):
+        ctx.directory.reserve(spec.address)
     root = ctx.runtime.spawn(
         Supervisor,
         ctx,

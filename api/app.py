@@ -6,10 +6,11 @@ refusal carries one of the bad-input codes of RELIABILITY.md and the offending f
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import ipaddress
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -49,10 +50,20 @@ def _is_loopback(host: str | None) -> bool:
         return host == "localhost"
 
 
-def create_app(service: Any, *, token: str = "", submit_timeout_s: float = 15.0) -> FastAPI:
-    """`service` offers submit(payload) -> future, cancel(group_id), kill_switch(engaged, reason),
-    describe(address) and a `store`."""
-    app = FastAPI(title="legguard", version="0.1.0")
+def create_app(
+    service: Any, *, token: str = "", submit_timeout_s: float = 15.0, on_shutdown: Callable[[], None] | None = None
+) -> FastAPI:
+    """`service` offers submit_and_wait, submit_intent_and_wait, cancel, kill_switch, health, tree and
+    a `store`. `on_shutdown` runs when the server stops (SIGTERM included: uvicorn re-raises the
+    signal after the lifespan has ended, so code after `server.run()` would never run)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if on_shutdown is not None:
+            on_shutdown()
+
+    app = FastAPI(title="legguard", version="0.1.0", lifespan=lifespan)
 
     @app.middleware("http")
     async def authorize(request: Request, call_next: Callable[..., Any]) -> Any:

@@ -8,6 +8,7 @@ protocol served by `legguard sim-exchange`) through the official client.
 from __future__ import annotations
 
 import contextlib
+import secrets
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +23,7 @@ from runtime.actors import ThreadRuntime
 from runtime.clock import SystemClock
 from runtime.config import Settings, StorageConfig
 from runtime.faults import FaultPlan, NoFaults
-from runtime.ids import IdGen
+from runtime.ids import IdGen, new_instance_id
 from storage.env import close_env, open_env
 from storage.store import Store
 from supervision.context import ActorContext
@@ -78,7 +79,7 @@ class Service:
             runtime=self.runtime,
             settings=settings,
             directory=Directory(),
-            ids=IdGen(self.boot),
+            ids=IdGen(self.boot, self.store.instance_id(lambda: new_instance_id(secrets.randbits(64)))),
             store=self.store,
             universe=universe,
             faults=faults or NoFaults(),
@@ -111,10 +112,13 @@ class Service:
         return dict(future.get(timeout=10.0))
 
     def health(self) -> dict[str, Any]:
-        risk = self.system.describe("risk") or {}
+        risk = self.system.describe("risk")
+        if risk is None:
+            # The gate is not up yet (or restarting): nothing is being accepted.
+            return {"boot": self.boot, "recovering": True, "trading_state": None, "open_groups": None}
         return {
             "boot": self.boot,
-            "recovering": bool(risk.get("recovering")),
+            "recovering": bool(risk.get("recovering")) or bool(risk.get("broker_reconciling")),
             "trading_state": risk.get("trading_state"),
             "open_groups": risk.get("open_groups"),
         }

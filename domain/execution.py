@@ -140,7 +140,7 @@ def apply_order_update(child: ChildRecord, update: OrderUpdate) -> UpdateOutcome
     known and what is reported: a duplicate or a stale update changes nothing, and no fill is lost
     whatever the order of arrival. The state moves by rank (see `merge_child_status`).
     """
-    if child.order_id is not None and update.order_id != child.order_id:
+    if (child.order_id is not None and update.order_id != child.order_id) or not same_intent(child, update):
         return UpdateOutcome(child, 0, changed=False, foreign=True)
     state = merge_child_status(child.state, child_state_for(update.status))
     new_fill = max(0, update.filled_quantity - child.filled_quantity)
@@ -160,6 +160,16 @@ def apply_order_update(child: ChildRecord, update: OrderUpdate) -> UpdateOutcome
         seq=child.seq + 1,
     )
     return UpdateOutcome(updated, new_fill, changed=True)
+
+
+def same_intent(child: ChildRecord, update: OrderUpdate) -> bool:
+    """An order is only ever adopted if it is what the intent describes (the fields the update
+    carries): a tag is a label, not a proof, and another process may have used the same one."""
+    return (
+        (not update.tradingsymbol or update.tradingsymbol == child.tradingsymbol)
+        and (not update.transaction_type or update.transaction_type == child.side.value)
+        and (not update.quantity or update.quantity == child.quantity)
+    )
 
 
 def mark_child(child: ChildRecord, state: ChildState, **changes: Any) -> ChildRecord:

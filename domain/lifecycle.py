@@ -143,7 +143,8 @@ _EXCHANGE_STATES = frozenset(
 )
 
 CHILD_TRANSITIONS: Mapping[ChildState, frozenset[ChildState]] = {
-    C.PENDING: frozenset({C.SENDING, C.CANCELLED, C.LOST} | _EXCHANGE_STATES),
+    # PENDING → UNKNOWN: the send timed out (the child does not mark SENDING before the gateway tries).
+    C.PENDING: frozenset({C.SENDING, C.UNKNOWN, C.CANCELLED, C.LOST} | _EXCHANGE_STATES),
     # An order update can overtake the REST answer, so SENDING may jump to any exchange state.
     C.SENDING: frozenset({C.UNKNOWN, C.LOST} | _EXCHANGE_STATES),
     C.UNKNOWN: frozenset({C.LOST} | _EXCHANGE_STATES),

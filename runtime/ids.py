@@ -13,6 +13,14 @@ import threading
 _ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
+INSTANCE_LENGTH = 4
+
+
+def new_instance_id(random_bits: int) -> str:
+    """A data directory's id from `random_bits` (at least 21 bits of entropy): 4 base36 characters."""
+    return base36(random_bits % 36**INSTANCE_LENGTH).rjust(INSTANCE_LENGTH, "0")
+
+
 def base36(number: int) -> str:
     if number < 0:
         raise ValueError("base36 of a negative number")
@@ -26,8 +34,10 @@ def base36(number: int) -> str:
 
 
 class IdGen:
-    def __init__(self, boot: int = 0) -> None:
+    def __init__(self, boot: int = 0, instance: str = "") -> None:
         self.boot = boot
+        # The data directory's id (a few base36 characters): tags stay unique across directories.
+        self.instance = instance
         self._counters: dict[str, itertools.count[int]] = {}
         self._lock = threading.Lock()
 
@@ -47,4 +57,4 @@ class IdGen:
         with self._lock:
             counter = self._counters.setdefault("tag", itertools.count(1))
             value = next(counter)
-        return f"LG{base36(self.boot).rjust(3, '0')}{base36(value)}"
+        return f"LG{self.instance}{base36(self.boot).rjust(3, '0')}{base36(value)}"

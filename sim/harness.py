@@ -20,7 +20,7 @@ from actors.system import System, start_system
 from domain.plan import GroupRecord
 from runtime.config import Settings, StorageConfig
 from runtime.faults import FaultPlan, NoFaults
-from runtime.ids import IdGen
+from runtime.ids import IdGen, new_instance_id
 from sim.broker import SimBroker
 from sim.exchange import Exchange
 from sim.exchange.config import ExchangeConfig
@@ -101,7 +101,11 @@ class Harness:
             runtime=self.runtime,
             settings=self.options.settings,
             directory=Directory(),
-            ids=IdGen(self.store.next_boot()),
+            ids=IdGen(
+                self.store.next_boot(),
+                # Seeded, so a run stays a pure function of its seed.
+                self.store.instance_id(lambda: new_instance_id(self.runtime.rng.stream("ids").getrandbits(64))),
+            ),
             store=self.store,
             universe=self.exchange.universe,
             faults=faults,

@@ -17,7 +17,7 @@ Tables and what they hold (key layout of snapshots in storage.keys):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from storage.env import Db, Txn
 
 BOOT_KEY = RESERVED_META_PREFIX + "boot"
+INSTANCE_KEY = RESERVED_META_PREFIX + "instance"
 
 
 class Store:
@@ -66,6 +67,20 @@ class Store:
             boot = 0 if raw is None else _boot_number(raw)
             txn.put(BOOT_KEY.encode(), codec.encode({"value": boot + 1}), db=self._tables.meta)
         return boot + 1
+
+    def instance_id(self, generate: Callable[[], str]) -> str:
+        """This data directory's own id, made once by `generate` and kept.
+
+        Order tags carry it: Kite's order book keeps the whole day, so a service started on a fresh
+        directory must never read an earlier process's order as one of its own.
+        """
+        with self._write_txn() as txn:
+            raw = txn.get(INSTANCE_KEY.encode(), db=self._tables.meta)
+            if raw is not None:
+                return str(codec.decode(INSTANCE_KEY, raw, table="meta")["value"])
+            value = generate()
+            txn.put(INSTANCE_KEY.encode(), codec.encode({"value": value}), db=self._tables.meta)
+        return value
 
     def _commit_batch(self, txn: Txn, batch: Batch) -> CommitResult:
         if not batch.ops:

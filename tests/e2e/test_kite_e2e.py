@@ -139,11 +139,6 @@ def test_reversal_fill_lost_with_a_dropped_socket_still_ends_flat(
     assert e2e_exchange.working_orders() == []
 
 
-@pytest.mark.skip(
-    reason="issue 6 finding (actors/domain, not the adapter): a child adopts any order carrying its tag "
-    "(domain/execution.py apply_order_update checks no symbol/side/quantity), and tags repeat for every "
-    "fresh data dir (runtime/ids.py IdGen.tag: boot restarts at 1), while Kite's book keeps the whole day"
-)
 def test_a_fresh_data_dir_never_takes_an_earlier_process_order_for_its_own(
     e2e_exchange: SimExchangeProcess, e2e_service: StartService
 ) -> None:
@@ -172,11 +167,6 @@ def test_a_fresh_data_dir_never_takes_an_earlier_process_order_for_its_own(
     assert (view["outcome"], at_exchange) == ("FLAT", flat(later)), describe_view(view)
 
 
-@pytest.mark.skip(
-    reason="issue 6 finding (domain/lifecycle.py CHILD_TRANSITIONS, actors/child_order.py on_send_unknown): "
-    "PENDING -> UNKNOWN is illegal, so every place call with an unknown outcome crashes its child actor; "
-    "six in one group exceed the group supervisor's intensity and escalate a healthy group"
-)
 def test_place_timeouts_after_the_exchange_accepted_resolve_by_tag(
     e2e_exchange: SimExchangeProcess, e2e_service: StartService
 ) -> None:
