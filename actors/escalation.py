@@ -15,12 +15,12 @@ from actors.child_order import place_message
 from actors.messages import (
     Barrier,
     CancelOrder,
-    PurgeEntries,
     ChildUpdate,
     CloseGroup,
     EscalateGroup,
     FetchBook,
     OrderSent,
+    PurgeEntries,
     SendRejected,
     SendUnknown,
     TagLookedUp,
@@ -53,7 +53,9 @@ class _Escalated:
     mode: str = "escalate"
     # Reversals this actor sent that the broker's book does not show yet (queued at the gateway):
     # reversing again before they appear would reverse twice.
-    pending: dict[str, int] = field(default_factory=dict)  # or "close": flatten a settled group's position and mark it CLOSED
+    pending: dict[str, int] = field(
+        default_factory=dict
+    )  # or "close": flatten a settled group's position and mark it CLOSED
 
 
 class EscalationActor(SupervisedActor):

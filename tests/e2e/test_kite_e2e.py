@@ -12,7 +12,6 @@ import dataclasses
 import signal
 from pathlib import Path
 
-import pytest
 from e2e_app import ServeProcess, StartService, describe_view, exchange_condor, http_json, settled_view
 from e2e_condor import IronCondor
 from e2e_sim import OrderStream, SimExchangeProcess, is_update, net_change, wait_for
