@@ -50,12 +50,10 @@ class _Escalated:
     reason: str
     tags: set[str] = field(default_factory=set)
     rounds: int = 0
-    mode: str = "escalate"
+    mode: str = "escalate"  # or "close": flatten a settled group's position and mark it CLOSED
     # Reversals this actor sent that the broker's book does not show yet (queued at the gateway):
     # reversing again before they appear would reverse twice.
-    pending: dict[str, int] = field(
-        default_factory=dict
-    )  # or "close": flatten a settled group's position and mark it CLOSED
+    pending: dict[str, int] = field(default_factory=dict)
 
 
 class EscalationActor(SupervisedActor):
