@@ -87,7 +87,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = settings.replace(broker=args.broker, kite=kite)  # type: ignore[attr-defined]
     clock = SystemClock()
     choice = build_broker(settings, clock, seed=args.seed)
-    service = Service(settings, broker=choice.broker, universe=choice.universe, data_dir=args.data_dir, clock=clock)
+    service = Service(
+        settings,
+        broker=choice.broker,
+        universe=choice.universe,
+        data_dir=args.data_dir,
+        clock=clock,
+        on_root_gave_up=_exit_for_restart,
+    )
     def shut_down() -> None:
         service.close()
         if choice.close is not None:
@@ -103,6 +110,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     finally:
         shut_down()  # idempotent: the lifespan may already have done it
     return 0
+
+
+def _exit_for_restart(reason: str) -> None:
+    """The supervision tree gave up (a restart storm): exit so the platform restarts the process;
+    everything durable is recovered at the next start."""
+    import os
+
+    print(f"legguard: supervision tree gave up ({reason}); exiting for a restart", file=sys.stderr, flush=True)
+    os._exit(70)
 
 
 def _announce_when_started(server: object, path: str) -> None:

@@ -17,8 +17,12 @@ from supervision.base import SupervisedActor, handles
 
 class WriterActor(SupervisedActor):
     def started(self) -> None:
-        self.core = WriterCore(self.ctx.store)
+        # The queue outlives this instance: commits accepted before a crash of the writer are written
+        # by its successor (the callers were promised an answer; the process has not died).
+        self.core = self.ctx.extras.setdefault("writer_core", WriterCore(self.ctx.store))
         self.flush_queued = False
+        if self.core.pending:
+            self._queue_flush()
         self.commits = 0
         self.transactions = 0
 

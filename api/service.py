@@ -67,6 +67,7 @@ class Service:
         clock: SystemClock | None = None,
         faults: FaultPlan | None = None,
         map_size: int | None = None,
+        on_root_gave_up: Any = None,
     ) -> None:
         self.settings = settings
         self.clock = clock or SystemClock()
@@ -83,10 +84,15 @@ class Service:
             store=self.store,
             universe=universe,
             faults=faults or NoFaults(),
-            extras={"broker": broker},
+            extras={"broker": broker, "on_root_gave_up": on_root_gave_up or self._tree_gave_up},
         )
         self.system: System = start_system(self.ctx)
         self._closed = threading.Event()
+
+    def _tree_gave_up(self, reason: str) -> None:
+        self.gave_up = reason
+
+    gave_up: str = ""
 
     # ------------------------------------------------------------------ what the API calls
 

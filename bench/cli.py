@@ -75,6 +75,8 @@ def collect(plan: Plan, base_settings: Any, *, quick: bool) -> dict[str, Any]:
             run.measure(results, plan)
         finally:
             run.close()
+        results["notes"] += run.notes
+        results["errors"] += run.errors
     if plan.in_flight_groups != 1000:
         results["notes"].append(
             f"recovery_1000_groups_s holds the time for {plan.in_flight_groups} groups "
@@ -127,6 +129,8 @@ class ServiceRun:
     condor: Any = None
     prices: dict[str, float] = field(default_factory=dict)
     group_ids: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
 
     @classmethod
     def start(cls, base_settings: Any, root: str) -> ServiceRun:
@@ -189,7 +193,13 @@ class ServiceRun:
 
         cancelled = cancel_held_shorts(self.exchange, self.condor)
         floor = recovery_floor(self.data_dir, self.exchange)
-        measured = measure_recovery(self.rig, len(self.group_ids), self.group_ids, self.new_service)
+        measured = measure_recovery(self.exchange, self.condor, self.group_ids, self.new_service)
+        if measured["recovery_net_units_moved"] != measured["recovery_net_units_expected"]:
+            # Over- or under-reversal: the figures stand, and the run reports the safety failure.
+            self.errors.append(f"recovery: the exchange ledger moved {measured['recovery_net_units_moved']}, "
+                               f"expected {measured['recovery_net_units_expected']}")
+        if measured["recovery_all_flat_s"] is None:
+            self.notes.append(f"recovery: groups left open after the figure: {measured['recovery_left_open']}")
         return {**measured, **floor, "recovery_shorts_cancelled_while_down": cancelled}
 
     def new_service(self, broker: Any) -> Any:

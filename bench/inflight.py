@@ -21,7 +21,7 @@ from typing import Any
 import pykka
 
 from bench.cpu import rss_bytes, thread_count
-from bench.payloads import Condor
+from bench.payloads import QTY, Condor
 from bench.rig import Rig
 from bench.throughput import writer_barrier
 from brokers.port import OrderRequest
@@ -31,6 +31,7 @@ from sim.exchange import Exchange, OrderRule, hold, match
 from storage import codec, keys
 
 WAIT_S = 600.0
+SETTLE_WAIT_S = 120.0
 ACCOUNT = "default"
 
 
@@ -144,9 +145,16 @@ def cancel_held_shorts(exchange: Exchange, condor: Condor) -> int:
     return len(held)
 
 
-def measure_recovery(rig: Rig, groups: int, group_ids: list[str], build_service: Any) -> dict[str, Any]:
-    """A new Service over the stopped rig's directory; seconds until all reconciled and reversed."""
-    broker = CountingBroker(rig.exchange, target=2 * groups)
+def measure_recovery(
+    exchange: Exchange, condor: Condor, group_ids: list[str], build_service: Any
+) -> dict[str, Any]:
+    """A new Service over the stopped rig's directory; seconds until all reconciled and reversed.
+
+    Afterwards (outside the figure): every group settled, and the exchange's ledger moved by exactly
+    one wing reversal per group per wing (an over-reversal would leave a naked short)."""
+    groups = len(group_ids)
+    broker = CountingBroker(exchange, target=2 * groups)
+    before = _net(exchange)
     started = time.perf_counter_ns()
     service = build_service(broker)
     try:
@@ -161,17 +169,28 @@ def measure_recovery(rig: Rig, groups: int, group_ids: list[str], build_service:
                 )
             broker.reached.wait(0.02)  # the bench's own polling stays a small share of the CPU
         done_ns = max(reconciled_ns, broker.reached_ns)
-        settled_s = _wait_settled(service, group_ids, started)
+        settled = _wait_settled(service, group_ids, started)
     finally:
         service.close()
+    after = _net(exchange)
+    moved = {symbol: after.get(symbol, 0) - before.get(symbol, 0) for symbol in condor.symbols}
     return {
         "recovery_1000_groups_s": round((done_ns - started) / 1e9, 3),
         "recovery_groups": groups,
         "recovery_reconciled_s": round((reconciled_ns - started) / 1e9, 3),
         "recovery_reversals_sent": broker.market_orders,
         "recovery_unexpected_orders": broker.other_orders,
-        "recovery_all_flat_s": settled_s,
+        "recovery_net_units_moved": moved,
+        "recovery_net_units_expected": {
+            symbol: -QTY * groups if symbol in (condor.wing_put, condor.wing_call) else 0
+            for symbol in condor.symbols
+        },
+        **settled,
     }
+
+
+def _net(exchange: Exchange) -> dict[str, int]:
+    return {p.tradingsymbol: p.quantity for p in exchange.positions(ACCOUNT)}
 
 
 def _reconciled(service: Any) -> bool:
@@ -180,16 +199,21 @@ def _reconciled(service: Any) -> bool:
     return risk is not None and not risk["recovering"]
 
 
-def _wait_settled(service: Any, group_ids: list[str], started_ns: int) -> float | None:
-    """Seconds from the constructor until the store shows every group settled (None: timed out)."""
-    deadline = time.monotonic() + WAIT_S
+def _wait_settled(service: Any, group_ids: list[str], started_ns: int) -> dict[str, Any]:
+    """After the figure: until the store shows every group settled. Seconds from the constructor
+    (None if some never did within SETTLE_WAIT_S), and the stored states of those left open."""
+    deadline = time.monotonic() + SETTLE_WAIT_S
     wanted = set(group_ids)
-    while wanted & set(service.store.open_groups()):
+    while open_ := wanted & set(service.store.open_groups()):
         if time.monotonic() > deadline:
-            return None
+            states: dict[str, int] = {}
+            for group_id in open_:
+                found = service.store.snapshot(keys.group_key(group_id))
+                state = found[1]["state"] if found else "NO SNAPSHOT"
+                states[state] = states.get(state, 0) + 1
+            return {"recovery_all_flat_s": None, "recovery_left_open": states}
         time.sleep(0.1)
-    return round((time.perf_counter_ns() - started_ns) / 1e9, 3)
-
+    return {"recovery_all_flat_s": round((time.perf_counter_ns() - started_ns) / 1e9, 3)}
 
 def recovery_floor(data_dir: str, exchange: Exchange) -> dict[str, Any]:
     """What recovery cannot avoid: reading every open group's records once, and the broker's book once."""

@@ -72,7 +72,7 @@ def _service_figure(figure: str, count: int, root: str) -> dict[str, Any]:
         return Service(settings, broker=broker, universe=exchange.universe, data_dir=data_dir,
                        clock=clock, map_size=MAP_SIZE)
 
-    return measure_recovery(rig, count, built["group_ids"], service)
+    return measure_recovery(exchange, condor, built["group_ids"], service)
 
 
 if __name__ == "__main__":

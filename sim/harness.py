@@ -8,6 +8,7 @@ another process, keeps running.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -85,6 +86,8 @@ class Harness:
         self.store = Store(self.env)
         self._fault_factory = faults
         self.process_crashes = 0
+        self.root_give_ups = 0
+        self.closing = False
         self.violations: list[str] = []
         self.broker: SimBroker | None = None
         self.system: System | None = None
@@ -109,9 +112,16 @@ class Harness:
             store=self.store,
             universe=self.exchange.universe,
             faults=faults,
-            extras={"broker": self.broker},
+            extras={"broker": self.broker, "on_root_gave_up": self._root_gave_up},
         )
         self.system = start_system(self.ctx)
+
+    def _root_gave_up(self, reason: str) -> None:
+        """A restart storm took the whole tree down: like the platform restarting the process."""
+        if self.closing:
+            return
+        self.root_give_ups += 1
+        self.runtime.crash(keep_timers=is_exchange_timer)
 
     def crash(self) -> None:
         """kill -9 of the legguard process: the exchange and the disk stay."""
@@ -122,7 +132,12 @@ class Harness:
         self.boot()
 
     def close(self) -> None:
+        self.closing = True
         try:
+            # The tree first, top down, so no supervisor restarts a child that shutdown stopped.
+            if self.system is not None and self.system.root.is_alive():
+                with contextlib.suppress(Exception):
+                    self.runtime.wait(self.system.root.stop(block=False), 30.0)
             self.runtime.shutdown(timeout=30.0)
         finally:
             close_env(self.env)

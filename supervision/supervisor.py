@@ -186,6 +186,12 @@ class Supervisor(SupervisedActor):
             self.tell(self.supervisor_address, ChildFailed(self.actor_address, self.actor_urn, reason, "receive"))
             # Stop without reporting a normal exit: the failure above is what the parent must see.
             self.supervisor_address = None
+        else:
+            # The top of the tree gave up: the process is no longer whole. Its owner restarts it
+            # (systemd in the service, the harness in the simulator) and recovery takes over.
+            on_root_gave_up = self.ctx.extras.get("on_root_gave_up")
+            if on_root_gave_up is not None:
+                on_root_gave_up(reason)
         self.actor_ref.tell(pykka.messages._ActorStop())
 
     # ------------------------------------------------------------------ mechanics

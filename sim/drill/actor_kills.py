@@ -195,6 +195,7 @@ def run_actor_kill_drill(
 
 
 def _pick(service: Service, rng: Any, pacer: _Pacer, targets: tuple[str, ...]) -> str | None:
+    """A live actor of a kind drawn by weight among the kinds that have one the pacer allows."""
     directory = service.ctx.directory
     addresses = directory.addresses()
     pools = {
@@ -205,12 +206,16 @@ def _pick(service: Service, rng: Any, pacer: _Pacer, targets: tuple[str, ...]) -
         **{name: [name] for name in ROOT_CHILDREN if name in addresses},
     }
     weights = {"child": 0.32, "leg": 0.25, "group": 0.15, "groupsup": 0.08, **dict.fromkeys(ROOT_CHILDREN, 0.20 / 9)}
-    kinds = [k for k in weights if pools.get(k) and k in targets]
+    allowed = {
+        kind: [a for a in pools.get(kind, ()) if pacer.allows(a) and directory.lookup(a) is not None]
+        for kind in weights
+        if kind in targets
+    }
+    kinds = [kind for kind, found in allowed.items() if found]
     if not kinds:
         return None
     kind = rng.choices(kinds, [weights[k] for k in kinds])[0]
-    candidates = [a for a in pools[kind] if directory.lookup(a) is not None and pacer.allows(a)]
-    return rng.choice(candidates) if candidates else None
+    return str(rng.choice(allowed[kind]))
 
 
 def _submit_loop(service: Service, view: MarketView, rng: Any, accepted: dict[str, str],
@@ -220,11 +225,15 @@ def _submit_loop(service: Service, view: MarketView, rng: Any, accepted: dict[st
         # No short straddles: their unhedged window is the known I2 failure class of the simulation drill.
         strategy = rng.choice(("iron_condor", "iron_condor", "vertical_spread"))
         short = rng.randint(0, 2)
+        # Half the groups rest (limits far from the market): they live until their fill timeout and
+        # send few orders, so there is always something to kill without crowding the order budget.
+        resting = rng.random() < 0.5
         plan = GroupPlan(
             key=f"ak-{index}", strategy=strategy, underlying=rng.choice(("NIFTY", "BANKNIFTY", "SCEN")),
-            lots=rng.randint(1, 3), order_type=rng.choice(("LIMIT", "MARKET")), market_protection=-1,
-            short_offset=short + (1 if strategy == "iron_condor" else 0), wing_offset=short + rng.randint(3, 5),
-            kind=rng.choice(("CE", "PE")), slack=rng.uniform(0.05, 0.3), submit_at=0.0,
+            lots=rng.randint(1, 3), order_type="LIMIT" if resting else rng.choice(("LIMIT", "MARKET")),
+            market_protection=-1, short_offset=short + (1 if strategy == "iron_condor" else 0),
+            wing_offset=short + rng.randint(3, 5), kind=rng.choice(("CE", "PE")),
+            slack=-0.5 if resting else rng.uniform(0.05, 0.3), submit_at=0.0,
         )
         index += 1
         payload = group_payload(view, plan)
@@ -242,7 +251,7 @@ def _submit_loop(service: Service, view: MarketView, rng: Any, accepted: dict[st
         else:
             result.errors.append(f"I10 request {plan.key} was never answered")
         # Well inside the account's 10 orders/s: a backlog at the gateway is its own failure class (see the report).
-        if stop.wait(rng.uniform(0.4, 1.2)):
+        if stop.wait(rng.uniform(0.2, 0.7)):
             return
 
 

@@ -196,3 +196,43 @@ def _denials_left_nothing(
         if denial.key in keys_of_groups:
             out.append(f"I12 {denial.key} ({denial.kind}): denied but group {keys_of_groups[denial.key]} exists")
     return out
+
+
+def check_kill_switch(
+    store: Store, exchange: Exchange, changes: list[tuple[float, str]], *, cancel_within_s: float = 1.0
+) -> list[str]:
+    """I9 over the kill switch's durable changes (commit time, trading state), on the exchange's clock:
+    no entry order placed while it is engaged, every entry working when it engaged cancel-requested
+    (or done) within `cancel_within_s`, and no group accepted while it is engaged."""
+    windows: list[tuple[float, float]] = []
+    engaged_at: float | None = None
+    for ts, state in changes:
+        if state == "HALTED" and engaged_at is None:
+            engaged_at = ts
+        elif state != "HALTED" and engaged_at is not None:
+            windows.append((engaged_at, ts))
+            engaged_at = None
+    if engaged_at is not None:
+        windows.append((engaged_at, float("inf")))
+    if not windows:
+        return []
+    out = []
+    for order in exchange.ledger.iter_orders():
+        intent = store.intent(order.request.tag) if order.request.tag.startswith("LG") else None
+        if intent is None or intent.get("purpose") != "entry":
+            continue
+        for start, end in windows:
+            if start < order.placed_at < end:
+                out.append(f"I9 entry {order.request.tag} placed at t={order.placed_at:.3f} while the kill switch "
+                           f"was engaged (from t={start:.3f})")
+            if order.placed_at <= start:
+                done = [u.ts for u in order.history if u.status in ("CANCEL PENDING", "COMPLETE", "CANCELLED", "REJECTED")]
+                first = min(done) if done else float("inf")
+                if first > start + cancel_within_s:
+                    out.append(f"I9 entry {order.request.tag} working when the kill switch engaged (t={start:.3f}) "
+                               f"was not cancel-requested within {cancel_within_s}s (first at t={first:.3f})")
+    for group_id in stored_group_ids(store):
+        record = group_record(store, group_id)
+        if record is not None and any(start < record.created_at < end for start, end in windows):
+            out.append(f"I9 group {group_id} accepted at t={record.created_at:.3f} while the kill switch was engaged")
+    return out

@@ -38,6 +38,7 @@ RARE_STATES: tuple[str, ...] = (
     "outcome:ESCALATED",
 )
 
+KILL_SWITCH_KEY = "risk/killswitch"
 _SITE = re.compile(r"faults\.(hit|process_crash_due)\(\s*f?\"([^\"]+)\"")
 _PHASES = ("protection", "risk")
 
@@ -73,10 +74,14 @@ class CommitObserver:
         commit_many: Callable[[Sequence[Batch]], list[CommitResult]],
         states: Counter[str],
         on_state: Callable[[str, str], None] | None = None,
+        now: Callable[[], float] | None = None,
     ) -> None:
         self._commit_many = commit_many
         self.states = states
         self._on_state = on_state
+        self._now = now
+        # (time of the commit, trading state) for every durable kill-switch change, in order
+        self.kill_switch: list[tuple[float, str]] = []
 
     def __call__(self, batches: Sequence[Batch]) -> list[CommitResult]:
         results = self._commit_many(batches)
@@ -88,6 +93,10 @@ class CommitObserver:
     def _observe(self, batch: Batch) -> None:
         for op in batch.ops:
             if type(op) is not PutSnapshot:
+                continue
+            if op.key == KILL_SWITCH_KEY and self._now is not None:
+                body = read_snapshot(op.key, op.record, "snapshots").body
+                self.kill_switch.append((self._now(), str(body.get("trading_state"))))
                 continue
             kind = "child" if "/c/" in op.key else "leg" if "/l/" in op.key else None
             if kind is None:

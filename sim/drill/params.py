@@ -8,6 +8,7 @@ range that must stay green while a failure class is being fixed); the default is
 from __future__ import annotations
 
 import dataclasses
+import json
 import random
 from dataclasses import dataclass, field
 
@@ -55,6 +56,7 @@ class DrillMix:
     reversal_rejects: bool = True
     market_events: bool = True
     restart_storms: bool = True
+    kill_switch: bool = True  # 0-2 presses per seed, each released a few seconds later
     quiet_sites: tuple[str, ...] = ()  # actor-crash sites never switched on
     strategies: tuple[str, ...] = STRATEGIES
     bad_input_share: float = 0.10
@@ -94,7 +96,7 @@ class BadRequest:
 @dataclass(frozen=True, slots=True)
 class MarketEvent:
     at: float
-    kind: str  # gap | halt | disconnect | clock_jump | storm
+    kind: str  # gap | halt | disconnect | clock_jump | storm | kill_switch
     underlying: str = ""
     value: float = 0.0
 
@@ -207,7 +209,7 @@ def _latency(rng: random.Random, mix: DrillMix) -> LatencyConfig:
 
 
 def _events(rng: random.Random, groups: tuple[GroupPlan, ...], mix: DrillMix) -> tuple[MarketEvent, ...]:
-    if not mix.market_events and not mix.restart_storms:
+    if not mix.market_events and not mix.restart_storms and not mix.kill_switch:
         return ()
     events = []
     underlyings = sorted({g.underlying for g in groups})
@@ -222,6 +224,10 @@ def _events(rng: random.Random, groups: tuple[GroupPlan, ...], mix: DrillMix) ->
             events.append(MarketEvent(rng.uniform(0.0, 8.0), "disconnect", "", rng.uniform(0.2, 10.0)))
         if rng.random() < 0.10:
             events.append(MarketEvent(rng.uniform(0.0, 8.0), "clock_jump", "", rng.choice((-300.0, 300.0))))
+    if mix.kill_switch:
+        for _ in range(rng.choice((0, 0, 0, 1, 1, 2))):
+            # value: how long it stays engaged before it is released
+            events.append(MarketEvent(rng.uniform(0.3, 8.0), "kill_switch", "", rng.uniform(0.5, 6.0)))
     if mix.restart_storms and rng.random() < 0.05:
         events.append(MarketEvent(rng.uniform(0.5, 6.0), "storm", "", float(rng.randrange(len(groups)))))
     return tuple(sorted(events, key=lambda e: (e.at, e.kind)))
@@ -239,3 +245,44 @@ def _process_crashes(rng: random.Random, count: int, groups: int) -> tuple[tuple
         else:
             out.append(("writer.after_commit", visit))
     return tuple(out)
+
+
+# The CI range: the full model minus the failure classes still open (see the drill report). Each
+# switch names the class it keeps out; widen it as the classes are fixed.
+CI_MIX = DrillMix(
+    quiet_sites=(
+        "writer.before_commit",  # a writer crash drops every queued commit (accepts, settles, intents)
+        "leg.before_commit",  # a leg crashing inside ReverseLeg/EnterLeg loses the command for good
+        "leg.before_reversal",  # (same)
+        "child.before_persist",  # restart storms escalate; escalated groups are never settled in the store
+    ),
+    unknown_outcomes=False,  # PENDING -> UNKNOWN is not a legal child transition: the child crashes
+    drop_terminal=False,  # a dropped CANCELLED leaves a CANCEL_REQUESTED child with no stale check
+    strategies=("iron_condor", "vertical_spread"),  # short straddles exceed the unhedged bound
+    max_gap_pct=0.09,  # circuit-breaker halts make reversals churn one order a second
+    restart_storms=False,  # escalation (see child.before_persist)
+)
+
+MIXES: dict[str, DrillMix] = {"full": DrillMix(), "ci": CI_MIX}
+
+
+def mix_from_env(text: str) -> DrillMix:
+    """`""`/`full`, a named mix (`ci`), or a JSON object of DrillMix fields."""
+    text = text.strip()
+    if not text:
+        return DrillMix()
+    if text in MIXES:
+        return MIXES[text]
+    try:
+        fields = json.loads(text)
+        return DrillMix(**{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()})
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"not a mix name ({', '.join(MIXES)}) nor a JSON object of DrillMix fields: {exc}") from exc
+
+
+def mix_to_env(mix: DrillMix) -> str:
+    """What `LEGGUARD_DRILL_MIX` must say for `mix` ("" for the full model)."""
+    for name, known in MIXES.items():
+        if known == mix:
+            return "" if name == "full" else name
+    return json.dumps({name: getattr(mix, name) for name in mix.__slots__ if getattr(mix, name) != getattr(DrillMix(), name)})

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from runtime.config import Settings
 from sim.drill.coverage import Coverage
 from sim.drill.params import DrillMix
 from sim.drill.seed import SeedResult, run_seed
@@ -70,6 +71,7 @@ def run_seeds(
     mix: DrillMix | None = None,
     *,
     on_result: Callable[[SeedResult], None] | None = None,
+    settings: Settings | None = None,
 ) -> RunSummary:
     mix = mix or DrillMix()
     coverage = Coverage()
@@ -78,9 +80,9 @@ def run_seeds(
     summary = RunSummary(first, count, 0.0, failures, coverage, sorted(twice), mix.describe())
     started = time.perf_counter()
     for seed in range(first, first + count):
-        result = run_seed(seed, mix)
+        result = run_seed(seed, mix, settings)
         if seed in twice:
-            _check_determinism(result, run_seed(seed, mix))
+            _check_determinism(result, run_seed(seed, mix, settings))
         coverage.merge(result.coverage)
         summary.process_crashes += result.process_crashes
         summary.actor_crashes += result.actor_crashes

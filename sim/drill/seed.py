@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,17 +23,26 @@ import pykka
 
 from domain.errors import DenialCode, Denied
 from domain.instruments import InstrumentUniverse, UnderlyingSpec
+from runtime.config import Settings
 from runtime.rng import RandomStreams
-from sim.drill.checks import Denial, TransitionLog, check_run, group_finished, group_record, stored_group_ids
+from sim.drill.checks import (
+    Denial,
+    TransitionLog,
+    check_kill_switch,
+    check_run,
+    group_finished,
+    group_record,
+    stored_group_ids,
+)
 from sim.drill.coverage import CommitObserver, Coverage
 from sim.drill.faults import DrillFaults
-from sim.drill.params import BadRequest, DrillMix, GroupPlan, MarketEvent, SeedParams, draw_params
+from sim.drill.params import BadRequest, DrillMix, GroupPlan, MarketEvent, SeedParams, draw_params, mix_to_env
 from sim.drill.workload import MarketView, bad_payload, group_payload
 from sim.exchange import Exchange, OrderRule, match, reject
 from sim.exchange.config import ExchangeConfig, FaultConfig, Latency, LatencyConfig
 from sim.exchange.universe import build_universe, default_listings
 from sim.harness import Harness, HarnessOptions, is_exchange_timer
-from sim.runtime import MARKET_OPEN_2026_11_03, DeadlockError, RuntimeStepLimit
+from sim.runtime import MARKET_OPEN_2026_11_03, DeadlockError, RuntimeStepLimit, SimRuntimeError
 from supervision.messages import Poison
 
 # Virtual seconds. A circuit-breaker halt (a gap past 10 %) lasts 900 s: settling must outlast it.
@@ -42,6 +52,15 @@ SUBMIT_TIMEOUT_S = 30.0
 SUBMIT_ATTEMPTS = 12
 STORM_POISONS = 8  # more than a group supervisor's restart limit (5 in 10 s)
 PREDICATE_EVERY = 16  # scheduler steps between two reads of the store by a run_until predicate
+# A seed that needs more scheduler steps, or sends more orders, than this is churning (a healthy one
+# needs a few thousand steps and a few dozen orders): it is stopped and reported as a livelock, so
+# that one cannot eat a run's time budget.
+STEP_BUDGET = 150_000
+ORDER_BUDGET = 400
+
+
+class StepBudgetExceeded(Exception):
+    pass
 
 _RETRYABLE = (DenialCode.RECOVERING, DenialCode.THROTTLED)
 
@@ -59,15 +78,15 @@ class SeedResult:
     virtual_s: float
     steps: int
     coverage: Coverage = field(default_factory=Coverage)
-    mix: str = ""
+    mix_env: str = ""  # LEGGUARD_DRILL_MIX for a replay ("" for the full model)
 
     @property
     def ok(self) -> bool:
         return not self.violations and not self.errors
 
     def replay_command(self) -> str:
-        extra = f"  # mix: {self.mix}" if self.mix and self.mix != "full fault model" else ""
-        return f"legguard drill --seeds 1 --first-seed {self.seed}{extra}"
+        env = f"LEGGUARD_DRILL_MIX={shlex.quote(self.mix_env)} " if self.mix_env else ""
+        return f"{env}legguard drill --seeds 1 --first-seed {self.seed}"
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -84,6 +103,10 @@ class SeedResult:
             "virtual_s": round(self.virtual_s, 3),
             "steps": self.steps,
         }
+
+
+def _never() -> bool:
+    return False
 
 
 @functools.lru_cache(maxsize=1)
@@ -125,7 +148,7 @@ def calm_exchange(exchange: Exchange) -> None:
 class SeedRun:
     """Drives one seed; `run()` returns its SeedResult."""
 
-    def __init__(self, params: SeedParams) -> None:
+    def __init__(self, params: SeedParams, settings: Settings | None = None) -> None:
         self.params = params
         self.seed = params.seed
         streams = RandomStreams(params.seed)
@@ -134,11 +157,16 @@ class SeedRun:
         self.transitions = TransitionLog()
         self.errors: list[str] = []
         self.closing = False  # the harness's shutdown stops actors one by one: not a failure
+        self.steps_used = 0
+        self.engaged = False
+        self._release_at: float | None = None
+        self._after_release: list[GroupPlan] = []
         self.accepted: dict[str, str] = {}  # idempotency key -> group id
         self.denials: list[Denial] = []
         self.unanswered: list[str] = []
         self._pending_payloads: dict[str, dict[str, Any]] = {}
         options = HarnessOptions(
+            settings=settings or Settings(),
             exchange=ExchangeConfig(faults=params.exchange_faults, latency=params.latency),
             universe=drill_universe(),
         )
@@ -152,7 +180,9 @@ class SeedRun:
         )
         self.h = Harness(params.seed, options=options, faults=lambda _h: self.plan)
         store = self.h.store
-        store.commit_many = CommitObserver(store.commit_many, self.coverage.states, self.transitions.step)  # type: ignore[method-assign]
+        self.observer = CommitObserver(store.commit_many, self.coverage.states, self.transitions.step,
+                                       self.h.runtime.clock.now)
+        store.commit_many = self.observer  # type: ignore[method-assign]
         self._watch_trace()
         self.view = MarketView(self.h.exchange.universe, self.h.exchange.spot, self._ltp)
 
@@ -196,6 +226,11 @@ class SeedRun:
                 self._drive()
             except (DeadlockError, RuntimeStepLimit) as exc:
                 self.errors.append(f"{type(exc).__name__}: {str(exc)[:2000]}")
+            except StepBudgetExceeded:
+                self.errors.append(
+                    f"I10 livelock: over {STEP_BUDGET} scheduler steps or {ORDER_BUDGET} orders by "
+                    f"t={self.h.runtime.clock.monotonic():.1f}s without settling ({self._busiest()})"
+                )
             result = self._result()
         finally:
             self.closing = True
@@ -209,8 +244,10 @@ class SeedRun:
             return
         self.t0 = h.runtime.clock.monotonic()
         for at, action in self._timeline():
+            self._release_due(at)
             self._advance_to(at)
             action()
+        self._release_due(params.fault_window_s)
         self._advance_to(params.fault_window_s)
         self.plan.stop()
         calm_exchange(h.exchange)
@@ -218,9 +255,8 @@ class SeedRun:
         group_ids = stored_group_ids(h.store)
         store = h.store
         settled = self._throttled(lambda: all(group_finished(store, g) for g in group_ids))
-        if not h.run_until(settled, SETTLE_TIMEOUT_S):
-            pass  # reported by the checks as I1/I10, with each group's state
-        h.run_until(lambda: False, QUIET_AFTER_SETTLE_S)
+        h.run_until(settled, SETTLE_TIMEOUT_S)  # a group still open is reported by the checks (I1/I10)
+        h.run_until(self._throttled(_never), QUIET_AFTER_SETTLE_S)
 
     def _timeline(self) -> list[tuple[float, Callable[[], None]]]:
         params = self.params
@@ -237,19 +273,42 @@ class SeedRun:
         items.sort(key=lambda item: (item[0], item[1]))
         return [(at, action) for at, _, action in items]
 
+    def _release_due(self, until: float) -> None:
+        """Release the kill switch when its time comes (before anything scheduled after that)."""
+        if self.engaged and self._release_at is not None and self._release_at <= until:
+            self._advance_to(self._release_at)
+            self._kill_switch(False)
+            self._release_at = None
+            waiting, self._after_release = self._after_release, []
+            for plan in waiting:
+                self._submit_group(plan)
+
     def _advance_to(self, at: float) -> None:
         remaining = self.t0 + at - self.h.runtime.clock.monotonic()
         if remaining > 0:
-            self.h.run_until(lambda: False, remaining)
+            self.h.run_until(self._throttled(_never), remaining)
 
     def _throttled(self, predicate: Callable[[], bool]) -> Callable[[], bool]:
+        """`predicate` read every PREDICATE_EVERY steps; every step counts against the seed's budget."""
         calls = [0]
 
         def check() -> bool:
             calls[0] += 1
-            return calls[0] % PREDICATE_EVERY == 0 and predicate()
+            self.steps_used += 1
+            if self.steps_used > STEP_BUDGET:
+                raise StepBudgetExceeded
+            if calls[0] % PREDICATE_EVERY:
+                return False
+            if self.h.exchange.log.counts.get("place", 0) > ORDER_BUDGET:
+                raise StepBudgetExceeded
+            return predicate()
 
         return check
+
+    def _busiest(self) -> str:
+        """Which group churned: the one with the most child orders."""
+        counts = {g: sum(1 for _ in self.h.store.scan_snapshots(f"g/{g}/c/")) for g in stored_group_ids(self.h.store)}
+        return ", ".join(f"{g}: {n} child orders" for g, n in sorted(counts.items(), key=lambda kv: -kv[1])[:2])
 
     # ------------------------------------------------------------------ requests
 
@@ -264,12 +323,17 @@ class SeedRun:
                     return denied
                 self.coverage.denials[f"retried:{denied.code.value}"] += 1
                 h.wait_recovered()
-                h.run_until(lambda: False, 0.5)
+                h.run_until(self._throttled(_never), 0.5)
             except pykka.Timeout:
                 self.coverage.events["submit_timeout"] += 1
             except DeadlockError:
                 self.coverage.events["submit_deadlock"] += 1
-                h.run_until(lambda: False, 1.0)
+                h.run_until(self._throttled(_never), 1.0)
+            except SimRuntimeError:
+                raise
+            except (RuntimeError, LookupError) as exc:  # the gate is down (a 503 to an HTTP client)
+                self.coverage.events[f"submit_error:{exc}"[:60]] += 1
+                h.run_until(self._throttled(_never), 1.0)
         return None
 
     def _submit_group(self, plan: GroupPlan) -> None:
@@ -281,6 +345,11 @@ class SeedRun:
             return
         if isinstance(answer, Denied):
             self.coverage.denials[f"valid:{answer.code.value}"] += 1
+            if answer.code is DenialCode.KILL_SWITCH_ACTIVE and self.engaged:
+                self._after_release.append(plan)  # the gate doing its job; the client comes back later
+                return
+            if answer.code in (DenialCode.MARGIN, DenialCode.EXPOSURE_LIMIT, DenialCode.POSITION_LIMIT):
+                return  # the account cannot carry it now: a gate decision, not a failure
             self.errors.append(f"valid request {plan.key} ({plan.strategy}) denied: {answer}")
             return
         self.accepted[plan.key] = answer.group_id
@@ -337,6 +406,15 @@ class SeedRun:
             h.runtime.clock.jump_wall_clock(event.value)
         elif event.kind == "storm":
             self._restart_storm(int(event.value))
+        elif event.kind == "kill_switch":
+            self._kill_switch(True)
+            self._release_at = event.at + event.value
+
+    def _kill_switch(self, engaged: bool) -> None:
+        from actors.messages import KillSwitch
+
+        self.h.ask("risk", KillSwitch(engaged, "drill"))
+        self.engaged = engaged
 
     def _restart_storm(self, index: int) -> None:
         """More crashes of one group's actor than its supervisor's limit allows: it must escalate."""
@@ -358,6 +436,8 @@ class SeedRun:
         h, params = self.h, self.params
         violations = list(h.violations)
         violations += self.transitions.illegal
+        violations += check_kill_switch(h.store, h.exchange, self.observer.kill_switch)
+        self.coverage.events["kill_switch_presses"] += sum(1 for _, state in self.observer.kill_switch if state == "HALTED")
         violations += check_run(
             h.store,
             h.exchange,
@@ -397,12 +477,12 @@ class SeedRun:
             virtual_s=h.runtime.clock.monotonic(),
             steps=h.runtime.steps,
             coverage=cov,
-            mix=params.mix.describe(),
+            mix_env=mix_to_env(params.mix),
         )
 
 
-def run_seed(seed: int, mix: DrillMix | None = None) -> SeedResult:
-    return SeedRun(draw_params(seed, mix)).run()
+def run_seed(seed: int, mix: DrillMix | None = None, settings: Settings | None = None) -> SeedResult:
+    return SeedRun(draw_params(seed, mix), settings).run()
 
 
 __all__ = ["SeedResult", "calm_exchange", "drill_universe", "run_seed"]

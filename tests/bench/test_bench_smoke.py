@@ -54,7 +54,7 @@ def test_each_service_measurement_runs_on_the_real_wiring(tmp_path):
                        clock=clock, map_size=MAP_SIZE)
 
     try:
-        results.update(measure_recovery(rig, 3, built["group_ids"], service))
+        results.update(measure_recovery(exchange, condor, built["group_ids"], service))
     finally:
         exchange.close()
         clock.close()
@@ -63,6 +63,8 @@ def test_each_service_measurement_runs_on_the_real_wiring(tmp_path):
     _positive(built, "rss_per_group_kb", "actors_per_group", "stored_kb_per_group")
     assert results["reaction_events"] == 3 and results["reaction_unclean_events"] == 0
     assert results["recovery_reversals_sent"] == 6 and results["recovery_unexpected_orders"] == 0
+    assert results["recovery_net_units_moved"] == results["recovery_net_units_expected"]
+    assert results["recovery_all_flat_s"] is not None
 
 
 def test_simulation_speed_counts_seeds_with_faults():
