@@ -232,6 +232,7 @@ class GroupActor(SupervisedActor):
         if self.record.settled and self.record.outcome is Outcome.COMPLETE:
             return
         self._track_exposure()
+        self._repeat_lost_commands()
         phase = self.record.phase
         if phase is Phase.REVERSING:
             self._advance_reversal()
@@ -250,6 +251,24 @@ class GroupActor(SupervisedActor):
             self._begin_phase(upcoming)
             return
         self._transition(derive_group_state(self.spec, self.progress, self.ctx.universe, phase=phase, sent=True))
+
+    def _repeat_lost_commands(self) -> None:
+        """A leg that crashed before making a command durable reports that it never got it: tell it
+        again (both commands are idempotent)."""
+        phase = self.record.phase
+        if phase is Phase.REVERSING:
+            risk, protection = reversal_order(self.spec)
+            stage = risk + protection if self.record.reverse_protection else (risk or protection)
+            for leg_id in stage:
+                progress = self.progress.get(leg_id)
+                if progress is not None and not progress.reversing:
+                    self.tell(leg_address(self.group_id, leg_id), ReverseLeg(self.record.failure_reason))
+        elif phase is not None and phase is not Phase.DONE:
+            for leg_id in phase_legs(self.spec, phase):
+                progress = self.progress.get(leg_id)
+                leg = self.spec.leg(leg_id)
+                if progress is not None and not progress.entered and not leg.urgent:
+                    self.tell(leg_address(self.group_id, leg_id), EnterLeg())
 
     def _hedges_filled(self) -> bool:
         return all(

@@ -320,6 +320,8 @@ class LegActor(SupervisedActor):
             reversed=reversed_qty,
             working=working,
             entry_failed=failed,
+            entered=self.record.entered,
+            reversing=self.record.reversing,
         )
 
     def _report(self, *, force: bool = False) -> None:

@@ -191,6 +191,10 @@ class LegProgress:
     reversed: int  # by reversal and stop children
     working: int  # units still able to fill, entry and reversal
     entry_failed: bool  # an entry child ended without filling its quantity
+    # What the leg has durably been told: a leg that crashed before committing a command reports
+    # that it never got it, and its group tells it again.
+    entered: bool = False
+    reversing: bool = False
 
     @property
     def net(self) -> int:
