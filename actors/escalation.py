@@ -26,7 +26,7 @@ from actors.messages import (
     TagLookedUp,
 )
 from actors.persist import child_batch, commit
-from domain.execution import ChildPurpose, ChildRecord, split_quantity
+from domain.execution import ChildPurpose, ChildRecord, apply_order_update, split_quantity
 from domain.lifecycle import GroupState
 from domain.messages import Alert
 from domain.model import OrderType, Product, Side
@@ -157,7 +157,7 @@ class EscalationActor(SupervisedActor):
             sign = 1 if order.transaction_type == Side.BUY.value else -1
             net[order.tradingsymbol] = net.get(order.tradingsymbol, 0) + sign * order.filled_quantity
         if not working and not entry.pending and all(qty == 0 for qty in net.values()):
-            self._finish(entry)
+            self._finish(entry, book)
             return
         if not working and not entry.pending:
             self._reverse(entry, {symbol: qty for symbol, qty in net.items() if qty != 0})
@@ -197,10 +197,11 @@ class EscalationActor(SupervisedActor):
         batch = Batch(batch.ops + self._esc_batch(entry, done=False).ops)
         self.tell("writer", commit(batch, *orders))
 
-    def _finish(self, entry: _Escalated) -> None:
+    def _finish(self, entry: _Escalated, book: list[Any]) -> None:
         self.log.warning("group_flat", group_id=entry.group_id, rounds=entry.rounds, mode=entry.mode)
         self.groups.pop(entry.group_id, None)
         batch = self._esc_batch(entry, done=True).mark_settled(entry.group_id)
+        batch = Batch(batch.ops + self._children_from_book(entry.group_id, book).ops)
         found = self.ctx.store.snapshot(keys.group_key(entry.group_id))
         if entry.mode == "escalate" and found is not None:
             record = GroupRecord.from_record(found[1])
@@ -221,6 +222,21 @@ class EscalationActor(SupervisedActor):
                     )
             batch = batch.delete_snapshot(f"held/{entry.group_id}")
         self.tell("writer", commit(batch))
+
+    def _children_from_book(self, group_id: str, book: list[Any]) -> Batch:
+        """The group's child records brought up to what the broker's book says: its own actors were
+        stopped when it escalated, so what they last wrote may be behind the exchange."""
+        by_tag = {o.tag: o for o in book if o.tag}
+        batch = Batch()
+        for snapshot in self.ctx.store.scan_snapshots(keys.child_prefix(group_id)):
+            child = ChildRecord.from_record(snapshot.body)
+            order = by_tag.get(child.tag)
+            if order is None:
+                continue
+            outcome = apply_order_update(child, order)
+            if outcome.changed:
+                batch = Batch(batch.ops + child_batch(outcome.child).ops)
+        return batch
 
     def _esc_batch(self, entry: _Escalated, *, done: bool) -> Batch:
         body = {
