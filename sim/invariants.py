@@ -149,7 +149,13 @@ def _legal_journal(store: Store, group_id: str) -> list[str]:
 
 
 def _unhedged(exchange: Exchange, facts: GroupFacts, record: GroupRecord, bound_s: float) -> list[str]:
-    """Naked-short time from the exchange's fills, replayed in time order."""
+    """Naked-short time from the exchange's fills, replayed in time order.
+
+    Only for groups that have protection: a group of risk legs alone (a short straddle) is naked by
+    the trader's design, and its interim risk is the exposure monitor's (delta), not this bound's.
+    """
+    if not record.spec.protection_legs:
+        return []
     window = max_unhedged_s(exchange, facts, record)
     if window > bound_s:
         return [f"I2 {facts.group_id}: unhedged for {window:.3f}s > bound {bound_s}s"]
