@@ -68,6 +68,12 @@ def place_message(child: ChildRecord) -> PlaceOrder:
 
 
 @dataclass(frozen=True)
+class CancelRetry:
+    order_id: str
+    generation: int
+
+
+@dataclass(frozen=True)
 class LookupDue:
     """Timer: time to look an unknown order up by its tag."""
 
@@ -89,6 +95,8 @@ class ChildOrderActor(SupervisedActor):
         self.child = record
         self.leg_address = leg_address
         self.cancel_wanted = False
+        self.cancel_sent_at = float("-inf")
+        self.cancel_generation = 0
         self.check_generation = 0
         self.log = self.log.bind(group_id=record.group_id, leg_id=record.leg_id, tag=record.tag)
 
@@ -103,6 +111,8 @@ class ChildOrderActor(SupervisedActor):
         stored = self._stored()
         if stored is not None and stored.seq >= self.child.seq:
             self.child = stored
+        # A cancel asked for before the crash is still wanted: it is re-sent once the order is found.
+        self.cancel_wanted = self.child.state is ChildState.CANCEL_REQUESTED
         self.tell("gateway", Route(self.child.tag, self.actor_address))
         if self.child.is_terminal and self.child.state is not ChildState.LOST:
             self._report()
@@ -232,17 +242,34 @@ class ChildOrderActor(SupervisedActor):
 
     def _request_cancel(self) -> None:
         assert self.child.order_id is not None
+        self.cancel_wanted = True
+        cancel = CancelOrder(self.actor_address, self.child.order_id, emergency=self.child.emergency)
+        self.cancel_sent_at = self.ctx.clock.monotonic()
+        self.cancel_generation += 1
+        retry = CancelRetry(self.child.order_id, self.cancel_generation)
+        self.after(self.ctx.settings.execution.cancel_retry_s, retry)
+        if self.child.state is ChildState.CANCEL_REQUESTED:
+            # Already durable (a retry, or after a restart): ask the broker again.
+            self.tell("gateway", cancel)
+            return
         cancelling = mark_child(self.child, ChildState.CANCEL_REQUESTED)
         self.child = cancelling
         # The cancel goes out only once the transition is durable.
-        self.tell(
-            "writer",
-            commit(
-                child_batch(cancelling),
-                ("gateway", CancelOrder(self.actor_address, cancelling.order_id or "", emergency=cancelling.emergency)),
-            ),
-        )
+        self.tell("writer", commit(child_batch(cancelling), ("gateway", cancel)))
         self._report()
+
+    @handles(CancelRetry)
+    def on_cancel_retry(self, message: CancelRetry) -> None:
+        """A cancel that has not taken effect (refused while the order was still being processed, or
+        lost with a crash) is asked for again until the order is terminal."""
+        if (
+            self.child.is_terminal
+            or message.order_id != self.child.order_id
+            or message.generation != self.cancel_generation
+        ):
+            return
+        self.tell("gateway", LookupOrder(self.actor_address, message.order_id))
+        self._request_cancel()
 
     def _change(self, child: ChildRecord) -> None:
         self.child = child

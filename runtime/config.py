@@ -59,6 +59,8 @@ class ExecutionConfig:
     recovery_policy: str = "reverse"
     # A protected market order left partly unfilled at the band is re-sent after this long.
     chase_after_s: float = 1.0
+    # A cancel that has not taken effect is asked for again this often, until the order is final.
+    cancel_retry_s: float = 1.0
     unhedged_bound_s: float = 2.0
     # A working order with no update for this long is looked up (order updates can be lost).
     child_stale_s: float = 5.0
