@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from actors.messages import (
-    Barrier,
     CancelChild,
     CancelOrder,
     CancelRefused,
@@ -30,7 +29,7 @@ from actors.messages import (
     SendUnknown,
     TagLookedUp,
 )
-from actors.persist import child_batch, commit
+from actors.persist import child_batch, commit, wait_for_writer
 from brokers.port import OrderRequest
 from domain.execution import ChildRecord, apply_order_update, mark_child, same_intent
 from domain.lifecycle import ChildState
@@ -120,10 +119,8 @@ class ChildOrderActor(SupervisedActor):
             self.tell("gateway", LookupTag(self.actor_address, self.child.tag))
 
     def _stored(self) -> ChildRecord | None:
-        writer = self.ctx.directory.lookup("writer")
-        if writer is not None:
-            # Writes queued by a dead predecessor must land before we read (and before we write).
-            writer.ask(Barrier(), timeout=self.ctx.settings.execution.writer_barrier_timeout_s)
+        # Writes queued by a dead predecessor must land before we read (and before we write).
+        wait_for_writer(self.ctx)
         found = self.ctx.store.snapshot(keys.child_key(self.child.group_id, self.child.child_id))
         return ChildRecord.from_record(found[1]) if found is not None else None
 

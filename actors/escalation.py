@@ -13,7 +13,6 @@ from typing import Any
 
 from actors.child_order import place_message
 from actors.messages import (
-    Barrier,
     CancelOrder,
     ChildUpdate,
     CloseGroup,
@@ -25,7 +24,7 @@ from actors.messages import (
     SendUnknown,
     TagLookedUp,
 )
-from actors.persist import child_batch, commit
+from actors.persist import child_batch, commit, wait_for_writer
 from domain.execution import ChildPurpose, ChildRecord, apply_order_update, split_quantity
 from domain.lifecycle import GroupState
 from domain.messages import Alert
@@ -54,11 +53,14 @@ class _Escalated:
     # Reversals this actor sent that the broker's book does not show yet (queued at the gateway):
     # reversing again before they appear would reverse twice.
     pending: dict[str, int] = field(default_factory=dict)
+    own: set[str] = field(default_factory=set)  # the reversals this actor sent
+    sent_round: dict[str, int] = field(default_factory=dict)
 
 
 class EscalationActor(SupervisedActor):
     CHECK_EVERY_S = 1.0
     PENDING_ROUNDS = 30  # a reversal not in the book after this many checks is taken as never sent
+    CHASE_ROUNDS = 3  # a reversal of ours still working after this many checks is cancelled and re-sent
 
     def started(self) -> None:
         self.groups: dict[str, _Escalated] = {}
@@ -72,6 +74,7 @@ class EscalationActor(SupervisedActor):
                     set(body["tags"]),
                     int(body.get("rounds", 0)),
                     body.get("mode", "escalate"),
+                    own=set(body.get("own", ())),
                 )
                 self.groups[entry.group_id] = entry
                 self.after(0.0, SafeStateCheck(entry.group_id))
@@ -83,9 +86,7 @@ class EscalationActor(SupervisedActor):
     def on_escalate(self, message: EscalateGroup) -> None:
         if message.group_id in self.groups:
             return
-        writer = self.ctx.directory.lookup("writer")
-        if writer is not None:
-            writer.ask(Barrier(), timeout=self.ctx.settings.execution.writer_barrier_timeout_s)
+        wait_for_writer(self.ctx)
         entry = _Escalated(message.group_id, message.reason)
         entry.tags = {c.body["tag"] for c in self.ctx.store.scan_snapshots(keys.child_prefix(message.group_id))}
         self.groups[message.group_id] = entry
@@ -124,9 +125,7 @@ class EscalationActor(SupervisedActor):
         """Flatten what a settled group holds (the kill switch, or a close request)."""
         if message.group_id in self.groups:
             return
-        writer = self.ctx.directory.lookup("writer")
-        if writer is not None:
-            writer.ask(Barrier(), timeout=self.ctx.settings.execution.writer_barrier_timeout_s)
+        wait_for_writer(self.ctx)
         entry = _Escalated(message.group_id, message.reason, mode="close")
         entry.tags = {c.body["tag"] for c in self.ctx.store.scan_snapshots(keys.child_prefix(message.group_id))}
         self.groups[message.group_id] = entry
@@ -151,7 +150,13 @@ class EscalationActor(SupervisedActor):
         mine = [o for o in book if o.tag in entry.tags]
         working = [o for o in mine if o.status not in _TERMINAL]
         for order in working:
-            self.tell("gateway", CancelOrder(self.actor_address, order.order_id, emergency=True))
+            # Everything of the group's own is cancelled; a reversal of ours left working at the price
+            # band for a few checks is cancelled too, and re-sent for what is still open (a chase).
+            if (
+                order.tag not in entry.own
+                or entry.rounds - entry.sent_round.get(order.tag, entry.rounds) >= self.CHASE_ROUNDS
+            ):
+                self.tell("gateway", CancelOrder(self.actor_address, order.order_id, emergency=True))
         net: dict[str, int] = {}
         for order in mine:
             sign = 1 if order.transaction_type == Side.BUY.value else -1
@@ -190,6 +195,8 @@ class EscalationActor(SupervisedActor):
                     emergency=True,
                 )
                 entry.tags.add(child.tag)
+                entry.own.add(child.tag)
+                entry.sent_round[child.tag] = entry.rounds
                 entry.pending[child.tag] = entry.rounds
                 batch = Batch(batch.ops + child_batch(child, with_intent=True).ops)
                 message = place_message(child)
@@ -241,6 +248,7 @@ class EscalationActor(SupervisedActor):
     def _esc_batch(self, entry: _Escalated, *, done: bool) -> Batch:
         body = {
             "group_id": entry.group_id,
+            "own": sorted(entry.own),
             "mode": entry.mode,
             "reason": entry.reason,
             "tags": sorted(entry.tags),

@@ -15,7 +15,6 @@ from typing import Any
 
 from actors.leg import LegActor, leg_address
 from actors.messages import (
-    Barrier,
     CancelLegEntries,
     EnterLeg,
     FailGroup,
@@ -28,7 +27,7 @@ from actors.messages import (
     RequestProgress,
     ReverseLeg,
 )
-from actors.persist import commit
+from actors.persist import commit, wait_for_writer
 from domain.execution import LegProgress
 from domain.lifecycle import GroupState
 from domain.model import GroupSpec, LegRole, LegSpec, OrderType, Side
@@ -103,9 +102,7 @@ class GroupActor(SupervisedActor):
         self._begin_phase(next_phase(self.spec, None))
 
     def _rehydrate(self) -> None:
-        writer = self.ctx.directory.lookup("writer")
-        if writer is not None:
-            writer.ask(Barrier(), timeout=self.ctx.settings.execution.writer_barrier_timeout_s)
+        wait_for_writer(self.ctx)
         stored = self.ctx.store.snapshot(keys.group_key(self.group_id))
         if stored is not None:
             self.record = GroupRecord.from_record(stored[1])
@@ -238,6 +235,11 @@ class GroupActor(SupervisedActor):
             self._advance_reversal()
             return
         if phase is None:
+            return
+        if any(p.reversing for p in self.progress.values()):
+            # A leg is durably reversing but our record does not say so (our commit was lost with
+            # a crash): the failure stands; follow it.
+            self._fail("a leg was already reversing")
             return
         failed = failed_legs(self.spec, self.progress)
         if failed:

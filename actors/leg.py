@@ -13,7 +13,6 @@ from typing import Any
 
 from actors.child_order import ChildOrderActor, child_address, place_message
 from actors.messages import (
-    Barrier,
     CancelChild,
     CancelLegEntries,
     ChildProgress,
@@ -23,7 +22,7 @@ from actors.messages import (
     RequestProgress,
     ReverseLeg,
 )
-from actors.persist import child_batch, commit
+from actors.persist import child_batch, commit, wait_for_writer
 from domain.execution import (
     ChildPurpose,
     ChildRecord,
@@ -89,9 +88,7 @@ class LegActor(SupervisedActor):
     def started(self) -> None:
         if not (self.restarted or self.recovering):
             return
-        writer = self.ctx.directory.lookup("writer")
-        if writer is not None:
-            writer.ask(Barrier(), timeout=self.ctx.settings.execution.writer_barrier_timeout_s)
+        wait_for_writer(self.ctx)
         stored = self.ctx.store.snapshot(keys.leg_key(self.group_id, self.spec.leg_id))
         if stored is None:
             # Never entered before the crash: nothing to reconcile.

@@ -38,7 +38,12 @@ class Flush:
 
 @dataclass(frozen=True)
 class Barrier:
-    """Answered once everything queued before it is durable (a restarted actor reads after this)."""
+    """Answered once everything queued before it is durable (a restarted actor reads after this).
+
+    Sent through the directory with a future rather than asked of a ref: if the writer is itself
+    restarting, the barrier is held for its successor instead of failing with the dead instance."""
+
+    future: Any = None
 
 
 @dataclass(frozen=True)

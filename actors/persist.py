@@ -31,5 +31,15 @@ def intent_body(child: ChildRecord) -> dict[str, Any]:
     }
 
 
+def wait_for_writer(ctx: Any) -> None:
+    """Block until every write queued before now is durable (what a restarted actor does first)."""
+    from actors.messages import Barrier
+    from runtime.actors import new_future
+
+    future = new_future(ctx.runtime)
+    ctx.directory.tell("writer", Barrier(future))
+    future.get(timeout=ctx.settings.execution.writer_barrier_timeout_s)
+
+
 def commit(batch: Batch, *then: tuple[str, Any], reply_to: str | None = None) -> Commit:
     return Commit(batch=batch, then=tuple(then), reply_to=reply_to)

@@ -40,6 +40,7 @@ from domain.gate import (
     check_trading_state,
     payload_fingerprint,
 )
+from domain.lifecycle import GroupState
 from domain.model import GroupSpec, group_from_record
 from domain.plan import GroupRecord
 from domain.validation import ValidationContext, validate_group_request
@@ -106,6 +107,10 @@ class RiskActor(SupervisedActor):
                 self.tell("escalation", EscalateGroup(group_id, "no readable snapshot at recovery"))
                 continue
             record = GroupRecord.from_record(found[1])
+            escalated = store.snapshot(f"esc/{group_id}")
+            if record.state is GroupState.ESCALATED or (escalated is not None and not escalated[1].get("done")):
+                # The escalation actor owns it now and resumes it itself; its own actors kept failing.
+                continue
             self.open_groups[group_id] = record.state.value
             self.recovering.add(group_id)
             self.tell("groups", StartGroup(record.spec, recovering=True))
@@ -217,10 +222,14 @@ class RiskActor(SupervisedActor):
             ref = self.ctx.directory.lookup("margin")
             if ref is None:
                 raise Denied(DenialCode.MARGIN, "legs", "no margin check available to size with")
-            priced = ref.ask(
-                CheckMargin(spec, reserve=False), timeout=self.ctx.settings.execution.margin_check_timeout_s
-            )
-            decision = size_sets(sizing_inputs(self.ctx, spec, priced.required, priced.available, confidence))
+            try:
+                priced = ref.ask(
+                    CheckMargin(spec, reserve=False), timeout=self.ctx.settings.execution.margin_check_timeout_s
+                )
+                inputs = sizing_inputs(self.ctx, spec, priced.required, priced.available, confidence)
+            except Exception as exc:  # sizing needs the margin and the market: without them, no size
+                raise Denied(DenialCode.MARGIN, "legs", f"could not size the intent: {exc!r}") from exc
+            decision = size_sets(inputs)
             refuse_zero(decision)
             sized = payload_for_sets(message.payload, decision.sets, lot_size_of)
             self._admit(
@@ -312,7 +321,10 @@ class RiskActor(SupervisedActor):
             return {}
         from actors.margin import CheckMargin
 
-        decision = ref.ask(CheckMargin(spec), timeout=self.ctx.settings.execution.margin_check_timeout_s)
+        try:
+            decision = ref.ask(CheckMargin(spec), timeout=self.ctx.settings.execution.margin_check_timeout_s)
+        except Exception as exc:  # the check could not be made: that is not a pass
+            raise Denied(DenialCode.MARGIN, "legs", f"the margin check could not be made: {exc!r}") from exc
         if not decision.fits:
             raise Denied(
                 DenialCode.MARGIN,

@@ -18,7 +18,6 @@ from typing import Any
 
 from actors.child_order import order_request
 from actors.messages import (
-    Barrier,
     CancelOrder,
     ChildUpdate,
     GroupChanged,
@@ -34,7 +33,7 @@ from actors.messages import (
     UnwatchTokens,
     WatchTokens,
 )
-from actors.persist import child_batch, commit
+from actors.persist import child_batch, commit, wait_for_writer
 from domain.execution import ChildPurpose, ChildRecord, apply_order_update, mark_child
 from domain.lifecycle import ChildState, GroupState
 from domain.model import GroupSpec, LegSpec, OrderType, Side
@@ -141,9 +140,7 @@ class StopActor(SupervisedActor):
     # ------------------------------------------------------------------ start
 
     def started(self) -> None:
-        writer = self.ctx.directory.lookup("writer")
-        if writer is not None:
-            writer.ask(Barrier(), timeout=self.ctx.settings.execution.writer_barrier_timeout_s)
+        wait_for_writer(self.ctx)
         record = GroupRecord.from_record(self.ctx.store.snapshot(keys.group_key(self.group_id))[1])
         self.spec: GroupSpec = record.spec
         self.leg: LegSpec = self.spec.leg(self.leg_id)

@@ -35,8 +35,10 @@ class WriterActor(SupervisedActor):
         self._queue_flush()
 
     @handles(Barrier)
-    def on_barrier(self, _message: Barrier) -> bool:
+    def on_barrier(self, message: Barrier) -> bool:
         self._flush()
+        if message.future is not None:
+            message.future.set(True)
         return True
 
     @handles(Flush)

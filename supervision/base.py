@@ -64,6 +64,7 @@ class SupervisedActor(pykka.Actor):
         self.supervisor_address = supervisor
         # 1 for the first start; a supervisor restart passes 2, 3, ...: the actor must rehydrate.
         self.incarnation = incarnation
+        self._failed = False
         self.log = structlog.get_logger(type(self).__name__).bind(address=address)
         super().__init__()
 
@@ -145,7 +146,26 @@ class SupervisedActor(pykka.Actor):
 
         return self.ctx.clock.call_later(delay, fire)
 
+    def _actor_loop_teardown(self) -> None:
+        """pykka drops the tells still queued when an actor dies. After a failure we hand them to
+        the directory instead, ahead of anything sent since, so the successor gets them in order;
+        asks are failed as pykka does (their callers hear of it). After a normal stop they go."""
+        salvaged: list[Any] = []
+        while not self.actor_inbox.empty():
+            envelope = self.actor_inbox.get()
+            if envelope.reply_to is not None:
+                if isinstance(envelope.message, pykka.messages._ActorStop):
+                    envelope.reply_to.set(None)
+                else:
+                    dead = pykka.ActorDeadError(f"{self.actor_ref} stopped before handling the message")
+                    envelope.reply_to.set_exception(exc_info=(pykka.ActorDeadError, dead, None))
+            elif self._failed and not isinstance(envelope.message, pykka.messages._ActorStop):
+                salvaged.append(envelope.message)
+        if salvaged:
+            self.ctx.directory.salvage(self.actor_address, salvaged)
+
     def _report_failure(self, exc: BaseException | None, *, during: str) -> None:
+        self._failed = True
         reason = repr(exc) if exc is not None else "unknown"
         self.log.error("actor_failed", during=during, reason=reason)
         if self.supervisor_address is not None:

@@ -88,6 +88,24 @@ class Directory:
         self._dead_letter(address, message)
         return False
 
+    def salvage(self, address: str, messages: list[Any]) -> None:
+        """Messages a failed actor had not handled yet: held for its successor ahead of anything sent
+        to the address since it died (they were sent before), or handed to a successor already up."""
+        successor = None
+        with self._lock:
+            ref = self._refs.get(address)
+            if ref is not None and ref.is_alive():
+                successor = ref
+            elif ref is not None or address in self._held:
+                self._refs.pop(address, None)
+                self._held.setdefault(address, deque()).extendleft(reversed(messages))
+                return
+        for message in messages:
+            if successor is not None:
+                successor.tell(message)
+            else:
+                self._dead_letter(address, message)
+
     def lookup(self, address: str) -> pykka.ActorRef[Any] | None:
         with self._lock:
             ref = self._refs.get(address)

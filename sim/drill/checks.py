@@ -50,13 +50,13 @@ def escalation_done(store: Store, group_id: str) -> bool:
 
 
 def group_finished(store: Store, group_id: str) -> bool:
-    """Settled, or put in the safe state by the escalation actor and found flat with nothing working."""
+    """Settled, with no escalation or close (the kill switch flattening a held group) still running."""
     record = group_record(store, group_id)
     if record is None:
         return False
-    if record.settled:
-        return True
-    return record.outcome is Outcome.ESCALATED and escalation_done(store, group_id)
+    if store.snapshot(f"esc/{group_id}") is not None and not escalation_done(store, group_id):
+        return False
+    return record.settled or (record.outcome is Outcome.ESCALATED and escalation_done(store, group_id))
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,11 +199,20 @@ def _denials_left_nothing(
 
 
 def check_kill_switch(
-    store: Store, exchange: Exchange, changes: list[tuple[float, str]], *, cancel_within_s: float = 1.0
+    store: Store,
+    exchange: Exchange,
+    changes: list[tuple[float, str]],
+    order_times: Mapping[str, list[tuple[float, str]]],
+    accepted_at: Mapping[str, float],
+    *,
+    cancel_within_s: float = 1.0,
 ) -> list[str]:
-    """I9 over the kill switch's durable changes (commit time, trading state), on the exchange's clock:
-    no entry order placed while it is engaged, every entry working when it engaged cancel-requested
-    (or done) within `cancel_within_s`, and no group accepted while it is engaged."""
+    """I9 over the kill switch's durable changes, all on the monotonic clock (a wall-clock jump must not
+    move a window): no entry order reaches the exchange while it is engaged, every entry working when it
+    engaged is cancel-requested (or done) within `cancel_within_s`, and no group is accepted meanwhile.
+
+    `changes`: (time of the commit, trading state); `order_times`: order id -> [(time, exchange status)];
+    `accepted_at`: group id -> time its intent was first committed."""
     windows: list[tuple[float, float]] = []
     engaged_at: float | None = None
     for ts, state in changes:
@@ -218,21 +227,24 @@ def check_kill_switch(
         return []
     out = []
     for order in exchange.ledger.iter_orders():
-        intent = store.intent(order.request.tag) if order.request.tag.startswith("LG") else None
-        if intent is None or intent.get("purpose") != "entry":
+        tag = order.request.tag
+        intent = store.intent(tag) if tag.startswith("LG") else None
+        history = order_times.get(order.order_id, [])
+        if intent is None or intent.get("purpose") != "entry" or not history:
             continue
+        placed = history[0][0]
         for start, end in windows:
-            if start < order.placed_at < end:
-                out.append(f"I9 entry {order.request.tag} placed at t={order.placed_at:.3f} while the kill switch "
-                           f"was engaged (from t={start:.3f})")
-            if order.placed_at <= start:
-                done = [u.ts for u in order.history if u.status in ("CANCEL PENDING", "COMPLETE", "CANCELLED", "REJECTED")]
-                first = min(done) if done else float("inf")
+            if start < placed < end:
+                out.append(f"I9 entry {tag} reached the exchange at t={placed:.3f}, the kill switch engaged at t={start:.3f}")
+            elif placed <= start and not any(s in _DONE for t, s in history if t <= start):
+                first = min((t for t, s in history if t > start and s in _DONE + ("CANCEL PENDING",)), default=float("inf"))
                 if first > start + cancel_within_s:
-                    out.append(f"I9 entry {order.request.tag} working when the kill switch engaged (t={start:.3f}) "
-                               f"was not cancel-requested within {cancel_within_s}s (first at t={first:.3f})")
-    for group_id in stored_group_ids(store):
-        record = group_record(store, group_id)
-        if record is not None and any(start < record.created_at < end for start, end in windows):
-            out.append(f"I9 group {group_id} accepted at t={record.created_at:.3f} while the kill switch was engaged")
+                    out.append(f"I9 entry {tag} working when the kill switch engaged (t={start:.3f}) was not "
+                               f"cancel-requested within {cancel_within_s}s (first at t={first:.3f})")
+    for group_id, ts in sorted(accepted_at.items()):
+        if any(start < ts < end for start, end in windows):
+            out.append(f"I9 group {group_id} accepted at t={ts:.3f} while the kill switch was engaged")
     return out
+
+
+_DONE = ("COMPLETE", "CANCELLED", "REJECTED")

@@ -82,6 +82,7 @@ class CommitObserver:
         self._now = now
         # (time of the commit, trading state) for every durable kill-switch change, in order
         self.kill_switch: list[tuple[float, str]] = []
+        self.accepted_at: dict[str, float] = {}  # group id -> time its intent was first committed
 
     def __call__(self, batches: Sequence[Batch]) -> list[CommitResult]:
         results = self._commit_many(batches)
@@ -94,10 +95,14 @@ class CommitObserver:
         for op in batch.ops:
             if type(op) is not PutSnapshot:
                 continue
-            if op.key == KILL_SWITCH_KEY and self._now is not None:
-                body = read_snapshot(op.key, op.record, "snapshots").body
-                self.kill_switch.append((self._now(), str(body.get("trading_state"))))
-                continue
+            if self._now is not None:
+                if op.key == KILL_SWITCH_KEY:
+                    body = read_snapshot(op.key, op.record, "snapshots").body
+                    self.kill_switch.append((self._now(), str(body.get("trading_state"))))
+                    continue
+                if op.key.count("/") == 1 and op.key.startswith("g/") and op.seq == 1:
+                    self.accepted_at.setdefault(op.key[2:], self._now())
+                    continue
             kind = "child" if "/c/" in op.key else "leg" if "/l/" in op.key else None
             if kind is None:
                 continue

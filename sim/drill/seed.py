@@ -22,7 +22,6 @@ from typing import Any
 import pykka
 
 from domain.errors import DenialCode, Denied
-from domain.instruments import InstrumentUniverse, UnderlyingSpec
 from runtime.config import Settings
 from runtime.rng import RandomStreams
 from sim.drill.checks import (
@@ -35,14 +34,15 @@ from sim.drill.checks import (
     stored_group_ids,
 )
 from sim.drill.coverage import CommitObserver, Coverage
+from sim.drill.result import SeedResult
 from sim.drill.faults import DrillFaults
 from sim.drill.params import BadRequest, DrillMix, GroupPlan, MarketEvent, SeedParams, draw_params, mix_to_env
 from sim.drill.workload import MarketView, bad_payload, group_payload
-from sim.exchange import Exchange, OrderRule, match, reject
-from sim.exchange.config import ExchangeConfig, FaultConfig, Latency, LatencyConfig
-from sim.exchange.universe import build_universe, default_listings
+from sim.drill.world import calm_exchange, drill_universe, time_order_statuses, watch_failures
+from sim.exchange import OrderRule, match, reject
+from sim.exchange.config import ExchangeConfig
 from sim.harness import Harness, HarnessOptions, is_exchange_timer
-from sim.runtime import MARKET_OPEN_2026_11_03, DeadlockError, RuntimeStepLimit, SimRuntimeError
+from sim.runtime import DeadlockError, RuntimeStepLimit, SimRuntimeError
 from supervision.messages import Poison
 
 # Virtual seconds. A circuit-breaker halt (a gap past 10 %) lasts 900 s: settling must outlast it.
@@ -65,84 +65,8 @@ class StepBudgetExceeded(Exception):
 _RETRYABLE = (DenialCode.RECOVERING, DenialCode.THROTTLED)
 
 
-@dataclass
-class SeedResult:
-    seed: int
-    violations: list[str]
-    errors: list[str]  # the run itself went wrong: deadlock, step limit, unexpected actor failures
-    trace_hash: str
-    exchange_digest: str
-    groups: dict[str, str]  # group id -> final state / outcome
-    process_crashes: int
-    actor_crashes: int
-    virtual_s: float
-    steps: int
-    coverage: Coverage = field(default_factory=Coverage)
-    mix_env: str = ""  # LEGGUARD_DRILL_MIX for a replay ("" for the full model)
-
-    @property
-    def ok(self) -> bool:
-        return not self.violations and not self.errors
-
-    def replay_command(self) -> str:
-        env = f"LEGGUARD_DRILL_MIX={shlex.quote(self.mix_env)} " if self.mix_env else ""
-        return f"{env}legguard drill --seeds 1 --first-seed {self.seed}"
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "seed": self.seed,
-            "ok": self.ok,
-            "violations": self.violations,
-            "errors": self.errors,
-            "replay": self.replay_command(),
-            "trace_hash": self.trace_hash,
-            "exchange_digest": self.exchange_digest,
-            "groups": self.groups,
-            "process_crashes": self.process_crashes,
-            "actor_crashes": self.actor_crashes,
-            "virtual_s": round(self.virtual_s, 3),
-            "steps": self.steps,
-        }
-
-
 def _never() -> bool:
     return False
-
-
-@functools.lru_cache(maxsize=1)
-def drill_universe() -> InstrumentUniverse:
-    """The default chains, with SCEN's freeze quantity cut to two lots so that a 3-lot leg is split
-    into tracked child orders (NIFTY and BANKNIFTY never split at 1-3 lots)."""
-    listings = [
-        dataclasses.replace(item, spec=UnderlyingSpec("SCEN", lot_size=10, freeze_quantity=20, strike_step=100))
-        if item.spec.name == "SCEN" else item
-        for item in default_listings()
-    ]
-    return build_universe(listings, MARKET_OPEN_2026_11_03)
-
-
-def calm_exchange(exchange: Exchange) -> None:
-    """Faults stop: no random rejects, drops, duplicates, unknown outcomes or latency spikes from now
-    on, and no scripted rule. Orders already on their way keep what was decided for them.
-
-    The exchange has no setter for its fault settings, so the three places that read them are
-    updated here (see the drill report: a `set_faults` hook on Exchange would replace this)."""
-    config = exchange.config
-    latency = config.latency
-    calm = dataclasses.replace(
-        config,
-        faults=FaultConfig(),
-        latency=LatencyConfig(
-            order_hop=Latency(mean_s=latency.order_hop.mean_s),
-            push=Latency(mean_s=latency.push.mean_s),
-            fill_gap=Latency(mean_s=latency.fill_gap.mean_s),
-        ),
-    )
-    exchange.config = calm
-    exchange._flow._config = calm
-    exchange._delivery._faults = calm.faults
-    exchange._delivery._push = calm.latency.push
-    exchange.clear_rules()
 
 
 class SeedRun:
@@ -181,9 +105,10 @@ class SeedRun:
         self.h = Harness(params.seed, options=options, faults=lambda _h: self.plan)
         store = self.h.store
         self.observer = CommitObserver(store.commit_many, self.coverage.states, self.transitions.step,
-                                       self.h.runtime.clock.now)
+                                       self.h.runtime.clock.monotonic)
         store.commit_many = self.observer  # type: ignore[method-assign]
-        self._watch_trace()
+        self.order_times = time_order_statuses(self.h.exchange, self.h.runtime.clock)
+        watch_failures(self.h.runtime.trace, self.errors, self.coverage.events, lambda: self.closing)
         self.view = MarketView(self.h.exchange.universe, self.h.exchange.spot, self._ltp)
 
     # ------------------------------------------------------------------ observation
@@ -193,29 +118,6 @@ class SeedRun:
 
     def _ltp(self, symbol: str) -> float:
         return self.h.exchange.ltp([symbol])[symbol]
-
-    def _watch_trace(self) -> None:
-        """Actor failures that no fault caused are bugs the supervisors would otherwise hide."""
-        trace = self.h.runtime.trace
-        record = trace.record
-        errors = self.errors
-        events = self.coverage.events
-
-        def watching(kind: str, *fields: object) -> None:
-            record(kind, *fields)
-            if kind == "deliver" and len(fields) == 3 and not self.closing:
-                text = fields[2]
-                if isinstance(text, str) and text.startswith("ChildFailed("):
-                    if "injected crash at" in text or "poison" in text:
-                        return
-                    if "restart intensity exceeded" in text:
-                        events["supervisor_gave_up"] += 1
-                        return
-                    errors.append(f"unexpected actor failure at t={fields[0]}: {text[:400]}")
-                elif isinstance(text, str) and text.startswith("ChildGaveUp("):
-                    events["group_gave_up"] += 1
-
-        trace.record = watching  # type: ignore[method-assign]
 
     # ------------------------------------------------------------------ driving
 
@@ -368,7 +270,13 @@ class SeedRun:
                 self.unanswered.remove(key)
 
     def _submit_bad(self, bad: BadRequest) -> None:
-        conflict = self.params.groups[0] if bad.kind == "idempotency_conflict" else None
+        conflict = None
+        if bad.kind == "idempotency_conflict":
+            # It must conflict with a group the gate accepted (a denied one left no key to conflict with).
+            conflict = next((g for g in self.params.groups if g.key in self.accepted), None)
+            if conflict is None:
+                self.coverage.events["idempotency_conflict_skipped"] += 1
+                return
         payload = bad_payload(self.view, bad, conflict)
         answer = self._submit(payload)
         code: str | None
@@ -411,10 +319,17 @@ class SeedRun:
             self._release_at = event.at + event.value
 
     def _kill_switch(self, engaged: bool) -> None:
+        """Press (or release) it as an operator would: again until the risk actor answers."""
         from actors.messages import KillSwitch
 
-        self.h.ask("risk", KillSwitch(engaged, "drill"))
-        self.engaged = engaged
+        for _ in range(SUBMIT_ATTEMPTS):
+            try:
+                self.h.ask("risk", KillSwitch(engaged, "drill"))
+                self.engaged = engaged
+                return
+            except (pykka.Timeout, LookupError):  # the risk actor is restarting
+                self.h.run_until(self._throttled(_never), 1.0)
+        self.errors.append(f"the kill switch could not be {'engaged' if engaged else 'released'}: risk never answered")
 
     def _restart_storm(self, index: int) -> None:
         """More crashes of one group's actor than its supervisor's limit allows: it must escalate."""
@@ -436,7 +351,9 @@ class SeedRun:
         h, params = self.h, self.params
         violations = list(h.violations)
         violations += self.transitions.illegal
-        violations += check_kill_switch(h.store, h.exchange, self.observer.kill_switch)
+        violations += check_kill_switch(
+            h.store, h.exchange, self.observer.kill_switch, self.order_times, self.observer.accepted_at
+        )
         self.coverage.events["kill_switch_presses"] += sum(1 for _, state in self.observer.kill_switch if state == "HALTED")
         violations += check_run(
             h.store,
@@ -485,4 +402,4 @@ def run_seed(seed: int, mix: DrillMix | None = None, settings: Settings | None =
     return SeedRun(draw_params(seed, mix), settings).run()
 
 
-__all__ = ["SeedResult", "calm_exchange", "drill_universe", "run_seed"]
+__all__ = ["SeedResult", "SeedRun", "run_seed"]
