@@ -20,8 +20,11 @@ class WriterActor(SupervisedActor):
         # The queue outlives this instance: commits accepted before a crash of the writer are written
         # by its successor (the callers were promised an answer; the process has not died).
         self.core = self.ctx.extras.setdefault("writer_core", WriterCore(self.ctx.store))
+        # Barriers waiting for a flush, kept with the queue: one that was being handled when the
+        # writer crashed is answered by the successor.
+        self.barriers: list[Any] = self.ctx.extras.setdefault("writer_barriers", [])
         self.flush_queued = False
-        if self.core.pending:
+        if self.core.pending or self.barriers:
             self._queue_flush()
         self.commits = 0
         self.transactions = 0
@@ -36,9 +39,9 @@ class WriterActor(SupervisedActor):
 
     @handles(Barrier)
     def on_barrier(self, message: Barrier) -> bool:
-        self._flush()
         if message.future is not None:
-            message.future.set(True)
+            self.barriers.append(message.future)
+        self._flush()
         return True
 
     @handles(Flush)
@@ -57,6 +60,9 @@ class WriterActor(SupervisedActor):
         if committed:
             self.transactions += 1
             self.commits += committed
+        waiting, self.barriers[:] = list(self.barriers), []
+        for future in waiting:
+            future.set(True)
 
     def _done(self, message: Commit, result: Any) -> None:
         if not result.ok:

@@ -244,7 +244,7 @@ def _submit_loop(service: Service, view: MarketView, rng: Any, accepted: dict[st
             except Denied as denied:
                 if denied.code.value not in ("RECOVERING", "THROTTLED"):
                     break
-            except Exception:  # noqa: BLE001 - a timeout while the risk actor restarts: ask again
+            except Exception:
                 continue
             if stop.wait(0.05):
                 break

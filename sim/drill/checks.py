@@ -118,7 +118,8 @@ def _children_match_ledger(store: Store, exchange: Exchange, group_id: str) -> l
         child = ChildRecord.from_record(snapshot.body)
         orders = exchange.orders_by_tag(child.tag)
         if not orders:
-            if child.state in (ChildState.FILLED, ChildState.OPEN, ChildState.CANCEL_REQUESTED) or child.filled_quantity:
+            placed_states = (ChildState.FILLED, ChildState.OPEN, ChildState.CANCEL_REQUESTED)
+            if child.state in placed_states or child.filled_quantity:
                 out.append(f"I6 {group_id}/{child.tag}: store says {child.state.value} filled {child.filled_quantity}, "
                            "the exchange has no order under this tag")
             continue
@@ -213,16 +214,7 @@ def check_kill_switch(
 
     `changes`: (time of the commit, trading state); `order_times`: order id -> [(time, exchange status)];
     `accepted_at`: group id -> time its intent was first committed."""
-    windows: list[tuple[float, float]] = []
-    engaged_at: float | None = None
-    for ts, state in changes:
-        if state == "HALTED" and engaged_at is None:
-            engaged_at = ts
-        elif state != "HALTED" and engaged_at is not None:
-            windows.append((engaged_at, ts))
-            engaged_at = None
-    if engaged_at is not None:
-        windows.append((engaged_at, float("inf")))
+    windows = _engaged_windows(changes)
     if not windows:
         return []
     out = []
@@ -235,9 +227,10 @@ def check_kill_switch(
         placed = history[0][0]
         for start, end in windows:
             if start < placed < end:
-                out.append(f"I9 entry {tag} reached the exchange at t={placed:.3f}, the kill switch engaged at t={start:.3f}")
+                out.append(f"I9 entry {tag} reached the exchange at t={placed:.3f}, "
+                           f"the kill switch engaged at t={start:.3f}")
             elif placed <= start and not any(s in _DONE for t, s in history if t <= start):
-                first = min((t for t, s in history if t > start and s in _DONE + ("CANCEL PENDING",)), default=float("inf"))
+                first = min((t for t, s in history if t > start and s in _CANCELLING), default=float("inf"))
                 if first > start + cancel_within_s:
                     out.append(f"I9 entry {tag} working when the kill switch engaged (t={start:.3f}) was not "
                                f"cancel-requested within {cancel_within_s}s (first at t={first:.3f})")
@@ -247,4 +240,20 @@ def check_kill_switch(
     return out
 
 
+def _engaged_windows(changes: list[tuple[float, str]]) -> list[tuple[float, float]]:
+    """(engaged, released) intervals from the kill switch's durable changes; the last may stay open."""
+    windows: list[tuple[float, float]] = []
+    engaged_at: float | None = None
+    for ts, state in changes:
+        if state == "HALTED" and engaged_at is None:
+            engaged_at = ts
+        elif state != "HALTED" and engaged_at is not None:
+            windows.append((engaged_at, ts))
+            engaged_at = None
+    if engaged_at is not None:
+        windows.append((engaged_at, float("inf")))
+    return windows
+
+
 _DONE = ("COMPLETE", "CANCELLED", "REJECTED")
+_CANCELLING = (*_DONE, "CANCEL PENDING")

@@ -128,7 +128,9 @@ class Coverage:
         for name in ("sites", "process_sites", "visits", "states", "denials", "events"):
             getattr(self, name).update(getattr(other, name))
 
-    def gaps(self, *, crash_sites: Iterable[str] | None = None, process_sites: Iterable[str] | None = None) -> dict[str, list[str]]:
+    def gaps(
+        self, *, crash_sites: Iterable[str] | None = None, process_sites: Iterable[str] | None = None
+    ) -> dict[str, list[str]]:
         """What was never reached: fault sites that never fired, rare and other states never seen."""
         if crash_sites is None or process_sites is None:
             found_crash, found_process = known_sites()

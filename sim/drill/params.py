@@ -64,7 +64,9 @@ class DrillMix:
     def describe(self) -> str:
         """The flags that differ from the full model, as `legguard drill` options would say it."""
         full = DrillMix()
-        changed = [f"{name}={getattr(self, name)!r}" for name in self.__slots__ if getattr(self, name) != getattr(full, name)]
+        changed = [
+            f"{name}={getattr(self, name)!r}" for name in self.__slots__ if getattr(self, name) != getattr(full, name)
+        ]
         return ", ".join(changed) or "full fault model"
 
 
@@ -285,4 +287,5 @@ def mix_to_env(mix: DrillMix) -> str:
     for name, known in MIXES.items():
         if known == mix:
             return "" if name == "full" else name
-    return json.dumps({name: getattr(mix, name) for name in mix.__slots__ if getattr(mix, name) != getattr(DrillMix(), name)})
+    full = DrillMix()
+    return json.dumps({name: getattr(mix, name) for name in mix.__slots__ if getattr(mix, name) != getattr(full, name)})

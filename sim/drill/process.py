@@ -138,14 +138,22 @@ class _Client:
         return False
 
 
-def _universe(exchange: ExchangeProcess, settings: Settings) -> tuple[InstrumentUniverse, Any]:
+def _market_view(exchange: ExchangeProcess, settings: Settings) -> tuple[MarketView, Any]:
+    """The chain as the service sees it (Kite's instrument dump, settings' freeze quantities), last
+    prices from the exchange over the unmodified kiteconnect client, and that client."""
     from kiteconnect import KiteConnect
 
     from brokers.kite.instruments import parse_instrument_rows
 
     client = KiteConnect(API_KEY, access_token=ACCESS_TOKEN, root=exchange.api_root, timeout=10)
     freeze = {u.name: u.freeze_quantity for u in settings.underlyings}
-    return InstrumentUniverse(parse_instrument_rows(client.instruments("NFO"), freeze)), client
+    universe = InstrumentUniverse(parse_instrument_rows(client.instruments("NFO"), freeze))
+    spots = {name: model.spot for name, model in MarketConfig().underlyings.items()}
+
+    def ltp(symbol: str) -> float:
+        return float(client.ltp([f"NFO:{symbol}"])[f"NFO:{symbol}"]["last_price"])
+
+    return MarketView(universe, spots.__getitem__, ltp), client
 
 
 def _plans(rng: Any, count: int) -> list[GroupPlan]:
@@ -177,13 +185,7 @@ def run_process_drill(kills: int, seed: int = 1, *, keep_logs: bool = False, log
     client: _Client | None = None
     try:
         exchange = ExchangeProcess(seed, workdir)
-        universe, kite = _universe(exchange, settings)
-        spots = {name: model.spot for name, model in MarketConfig().underlyings.items()}
-
-        def ltp(symbol: str) -> float:
-            return float(kite.ltp([f"NFO:{symbol}"])[f"NFO:{symbol}"]["last_price"])
-
-        view = MarketView(universe, spots.__getitem__, ltp)
+        view, kite = _market_view(exchange, settings)
         client = _Client(*_workload(rng, view, kills))
         service = ServiceProcess(exchange, data_dir, workdir, 0)
         client.set_url(f"http://127.0.0.1:{service.wait_ready(client.wake)}")
@@ -199,16 +201,7 @@ def run_process_drill(kills: int, seed: int = 1, *, keep_logs: bool = False, log
             service = ServiceProcess(exchange, data_dir, workdir, number)
             client.set_url(f"http://127.0.0.1:{service.wait_ready(client.wake)}")
             result.restarts += 1
-        if not _wait_recovered(service, client.wake, RECOVER_TIMEOUT_S):
-            result.violations.append("I10 the service did not finish recovery after the last restart")
-        client.thread.join(SETTLE_TIMEOUT_S)
-        client.stop.set()
-        client.thread.join(10.0)
-        result.acknowledged = dict(client.acknowledged)
-        result.denials = dict(client.denied)
-        result.violations += client.ack_conflicts
-        result.errors += [f"I10 request {key} was never answered" for key in client.unanswered]
-        _wait_settled(service, list(result.acknowledged.values()), client.wake)
+        _finish_workload(result, service, client)
         service.terminate()
         orders = [o for o in kite.orders() if str(o.get("tag") or "").startswith("LG")]
         result.orders = len(orders)
@@ -230,9 +223,26 @@ def run_process_drill(kills: int, seed: int = 1, *, keep_logs: bool = False, log
     return result
 
 
-def _workload(rng: Any, view: MarketView, kills: int) -> tuple[list[tuple[str, dict[str, Any], str | None]], list[float]]:
+def _finish_workload(result: ProcessDrillResult, service: ServiceProcess, client: _Client) -> None:
+    """After the last restart: every request answered, every acknowledged group settled."""
+    if not _wait_recovered(service, client.wake, RECOVER_TIMEOUT_S):
+        result.violations.append("I10 the service did not finish recovery after the last restart")
+    client.thread.join(SETTLE_TIMEOUT_S)
+    client.stop.set()
+    client.thread.join(10.0)
+    result.acknowledged = dict(client.acknowledged)
+    result.denials = dict(client.denied)
+    result.violations += client.ack_conflicts
+    result.errors += [f"I10 request {key} was never answered" for key in client.unanswered]
+    _wait_settled(service, list(result.acknowledged.values()), client.wake)
+
+
+Request = tuple[str, dict[str, Any], "str | None"]  # (idempotency key, body, expected denial code)
+
+
+def _workload(rng: Any, view: MarketView, kills: int) -> tuple[list[Request], list[float]]:
     plans = _plans(rng, max(3, kills // 2 + 2))
-    requests: list[tuple[str, dict[str, Any], str | None]] = []
+    requests: list[Request] = []
     for plan in plans:
         requests.append((plan.key, group_payload(view, plan), None))
         if rng.random() < 0.11:
@@ -241,7 +251,8 @@ def _workload(rng: Any, view: MarketView, kills: int) -> tuple[list[tuple[str, d
             conflict = plans[0] if kind == "idempotency_conflict" else None
             if conflict is not None and conflict is plan:
                 continue
-            requests.append((conflict.key if conflict else bad.key, bad_payload(view, bad, conflict), bad.expected_code))
+            key = conflict.key if conflict else bad.key
+            requests.append((key, bad_payload(view, bad, conflict), bad.expected_code))
     gaps = [rng.uniform(0.0, 0.3) for _ in requests]
     return requests, gaps
 
@@ -289,72 +300,105 @@ def _check(
     ledger: dict[str, Any],
     client: _Client,
 ) -> None:
-    from domain.execution import ChildRecord
-    from domain.plan import GroupRecord, Outcome
-
     env = open_env(StorageConfig(path=str(data_dir)))
     try:
         store = Store(env)
         by_tag: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for order in orders:
             by_tag[order["tag"]].append(order)
-        for tag, tagged in sorted(by_tag.items()):
-            if len(tagged) > 1:
-                result.violations.append(f"I3 tag {tag}: {len(tagged)} orders at the exchange {[o['order_id'] for o in tagged]}")
-            intent = store.intent(tag)
-            if intent is None:
-                result.violations.append(f"I4 tag {tag}: order {tagged[0]['order_id']} without a durable intent")
-            elif store.snapshot(keys.group_key(intent["group_id"])) is None:
-                result.violations.append(f"I8 tag {tag}: its intent names group {intent['group_id']}, which does not exist")
-        expected_net: dict[str, int] = defaultdict(int)
+        result.violations += _check_orders(store, by_tag)
+        result.violations += _check_acknowledged(store, result.acknowledged)
+        held_by_complete: dict[str, int] = defaultdict(int)
         prefix = keys.GROUP_PREFIX
-        group_ids = sorted(s.key[len(prefix):] for s in store.scan_snapshots(prefix) if "/" not in s.key[len(prefix):])
-        for key, group_id in sorted(result.acknowledged.items()):
-            found = store.snapshot(keys.group_key(group_id))
-            if found is None:
-                result.violations.append(f"acknowledged {key} -> {group_id} is lost: not in the store")
-            elif found[1]["spec"]["idempotency_key"] != key:
-                result.violations.append(f"acknowledged {key} -> {group_id}: the store has it under another key")
-        for group_id in group_ids:
-            found = store.snapshot(keys.group_key(group_id))
-            assert found is not None
-            record = GroupRecord.from_record(found[1])
-            result.outcomes[group_id] = f"{record.state.value}/{record.outcome.value or '-'}"
-            tags = {ChildRecord.from_record(s.body).tag for s in store.scan_snapshots(keys.child_prefix(group_id))}
-            net: dict[str, int] = defaultdict(int)
-            working = []
-            for tag in tags:
-                for order in by_tag.get(tag, ()):
-                    sign = 1 if order["transaction_type"] == "BUY" else -1
-                    net[order["tradingsymbol"]] += sign * int(order["filled_quantity"])
-                    if order["status"] not in ("COMPLETE", "CANCELLED", "REJECTED"):
-                        working.append(order["order_id"])
-            held = {k: v for k, v in net.items() if v}
-            if not record.settled:
-                result.violations.append(f"I1/I10 {group_id}: not settled (state {record.state.value}), ledger holds {held}")
-            elif record.outcome is Outcome.COMPLETE:
-                intended = {leg.tradingsymbol: leg.signed_quantity for leg in record.spec.legs}
-                if held != {k: v for k, v in intended.items() if v}:
-                    result.violations.append(f"I1 {group_id}: COMPLETE but the ledger holds {held}, intended {intended}")
-                for symbol, quantity in held.items():
-                    expected_net[symbol] += quantity
-            elif record.outcome is Outcome.FLAT:
-                if held or working:
-                    result.violations.append(f"I1 {group_id}: FLAT but the ledger holds {held}, working {working}")
-            else:
-                result.violations.append(f"I1 {group_id}: ended {record.state.value}/{record.outcome.value}, not COMPLETE or FLAT")
+        for snapshot in store.scan_snapshots(prefix):
+            group_id = snapshot.key[len(prefix):]
+            if "/" not in group_id:
+                result.violations += _check_group(store, group_id, by_tag, held_by_complete, result.outcomes)
         if ledger.get("working_orders"):
             result.violations.append(f"I1 orders still working at the exchange: {ledger['working_orders']}")
         ledger_net = {k: v for k, v in (ledger.get("net_positions") or {}).items() if v}
-        if ledger_net != {k: v for k, v in expected_net.items() if v}:
-            result.violations.append(f"I1 the exchange holds {ledger_net}; COMPLETE groups account for {dict(expected_net)}")
-        for key, code in sorted(result.denials.items()):
-            expected = next((e for k, _, e in client.requests if k == key and e is not None), None)
-            if expected is None:
-                continue  # a valid request refused by the gate (margin): legitimate, reported in the outcomes
-            if code != expected:
-                result.violations.append(f"I12 {key}: denied with {code}, expected {expected}")
-            if expected != "IDEMPOTENCY_CONFLICT" and store.idempotency(key) is not None:
-                result.violations.append(f"I12 {key}: denied but an idempotency record exists")
+        if ledger_net != {k: v for k, v in held_by_complete.items() if v}:
+            result.violations.append(
+                f"I1 the exchange holds {ledger_net}; COMPLETE groups account for {dict(held_by_complete)}"
+            )
+        result.violations += _check_denials(store, result.denials, client)
     finally:
         close_env(env)
+
+
+def _check_orders(store: Store, by_tag: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """I3 (one order per tag), I4 (a durable intent behind each), I8 (for a group that exists)."""
+    out = []
+    for tag, tagged in sorted(by_tag.items()):
+        if len(tagged) > 1:
+            out.append(f"I3 tag {tag}: {len(tagged)} orders at the exchange {[o['order_id'] for o in tagged]}")
+        intent = store.intent(tag)
+        if intent is None:
+            out.append(f"I4 tag {tag}: order {tagged[0]['order_id']} without a durable intent")
+        elif store.snapshot(keys.group_key(intent["group_id"])) is None:
+            out.append(f"I8 tag {tag}: its intent names group {intent['group_id']}, which does not exist")
+    return out
+
+
+def _check_acknowledged(store: Store, acknowledged: dict[str, str]) -> list[str]:
+    """Nothing acknowledged is lost: each acknowledged group is in the store, under its key."""
+    out = []
+    for key, group_id in sorted(acknowledged.items()):
+        found = store.snapshot(keys.group_key(group_id))
+        if found is None:
+            out.append(f"acknowledged {key} -> {group_id} is lost: not in the store")
+        elif found[1]["spec"]["idempotency_key"] != key:
+            out.append(f"acknowledged {key} -> {group_id}: the store has it under another key")
+    return out
+
+
+def _check_group(
+    store: Store,
+    group_id: str,
+    by_tag: dict[str, list[dict[str, Any]]],
+    held_by_complete: dict[str, int],
+    outcomes: dict[str, str],
+) -> list[str]:
+    """I1 from the exchange's orders under the group's tags (escalation's included)."""
+    from domain.execution import ChildRecord
+    from domain.plan import GroupRecord, Outcome
+
+    found = store.snapshot(keys.group_key(group_id))
+    assert found is not None
+    record = GroupRecord.from_record(found[1])
+    outcomes[group_id] = f"{record.state.value}/{record.outcome.value or '-'}"
+    net: dict[str, int] = defaultdict(int)
+    working = []
+    for snapshot in store.scan_snapshots(keys.child_prefix(group_id)):
+        for order in by_tag.get(ChildRecord.from_record(snapshot.body).tag, ()):
+            sign = 1 if order["transaction_type"] == "BUY" else -1
+            net[order["tradingsymbol"]] += sign * int(order["filled_quantity"])
+            if order["status"] not in ("COMPLETE", "CANCELLED", "REJECTED"):
+                working.append(order["order_id"])
+    held = {k: v for k, v in net.items() if v}
+    if not record.settled:
+        return [f"I1/I10 {group_id}: not settled (state {record.state.value}), the ledger holds {held}"]
+    if record.outcome is Outcome.COMPLETE:
+        for symbol, quantity in held.items():
+            held_by_complete[symbol] += quantity
+        intended = {leg.tradingsymbol: leg.signed_quantity for leg in record.spec.legs}
+        if held != {k: v for k, v in intended.items() if v}:
+            return [f"I1 {group_id}: COMPLETE but the ledger holds {held}, intended {intended}"]
+        return []
+    if record.outcome is Outcome.FLAT:
+        return [f"I1 {group_id}: FLAT but the ledger holds {held}, working {working}"] if held or working else []
+    return [f"I1 {group_id}: ended {record.state.value}/{record.outcome.value}, not COMPLETE or FLAT"]
+
+
+def _check_denials(store: Store, denials: dict[str, str], client: _Client) -> list[str]:
+    """I12: a bad request denied with its code, and no record left behind."""
+    out = []
+    for key, code in sorted(denials.items()):
+        expected = next((e for k, _, e in client.requests if k == key and e is not None), None)
+        if expected is None:
+            continue  # a valid request refused by the gate (margin): legitimate, reported in the outcomes
+        if code != expected:
+            out.append(f"I12 {key}: denied with {code}, expected {expected}")
+        if expected != "IDEMPOTENCY_CONFLICT" and store.idempotency(key) is not None:
+            out.append(f"I12 {key}: denied but an idempotency record exists")
+    return out

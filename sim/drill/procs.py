@@ -70,7 +70,8 @@ class ExchangeProcess:
                 try:
                     line = lines.get(timeout=max(0.01, deadline - clock.monotonic()))
                 except queue.Empty:
-                    raise DrillError(f"sim-exchange did not start within {START_TIMEOUT_S}s (see {self.log_path})") from None
+                    message = f"sim-exchange did not start within {START_TIMEOUT_S}s (see {self.log_path})"
+                    raise DrillError(message) from None
                 if line.startswith(READY_PREFIX):
                     return int(line.strip()[len(READY_PREFIX):])
         finally:
@@ -118,7 +119,8 @@ class ServiceProcess:
         try:
             while clock.monotonic() < deadline:
                 if self.process.poll() is not None:
-                    raise DrillError(f"the service exited with {self.process.returncode} while starting (see {self.log_path})")
+                    code = self.process.returncode
+                    raise DrillError(f"the service exited with {code} while starting (see {self.log_path})")
                 text = self.ready_file.read_text().strip() if self.ready_file.exists() else ""
                 if text:
                     self.port = int(text)
@@ -153,7 +155,7 @@ def http_json(method: str, url: str, body: Any = None, timeout: float = 10.0) ->
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, method=method, headers={"content-type": "application/json"})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - loopback only
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, json.loads(response.read() or b"null")
     except urllib.error.HTTPError as exc:
         payload = exc.read()

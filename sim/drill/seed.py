@@ -12,11 +12,8 @@ recovery is over. A request that never gets an answer once faults have stopped i
 
 from __future__ import annotations
 
-import dataclasses
 import functools
-import shlex
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import pykka
@@ -34,9 +31,9 @@ from sim.drill.checks import (
     stored_group_ids,
 )
 from sim.drill.coverage import CommitObserver, Coverage
-from sim.drill.result import SeedResult
 from sim.drill.faults import DrillFaults
 from sim.drill.params import BadRequest, DrillMix, GroupPlan, MarketEvent, SeedParams, draw_params, mix_to_env
+from sim.drill.result import SeedResult
 from sim.drill.workload import MarketView, bad_payload, group_payload
 from sim.drill.world import calm_exchange, drill_universe, time_order_statuses, watch_failures
 from sim.exchange import OrderRule, match, reject
@@ -294,7 +291,9 @@ class SeedRun:
         for leg in self.rng.sample(legs, min(wanted, len(legs))):
             opposite = "BUY" if leg["side"] == "SELL" else "SELL"
             self.h.exchange.add_rule(
-                OrderRule(match(tradingsymbol=leg["tradingsymbol"], side=opposite), reject("RMS: reversal rejected (drill)"))
+                OrderRule(
+                    match(tradingsymbol=leg["tradingsymbol"], side=opposite), reject("RMS: reversal rejected (drill)")
+                )
             )
             self.coverage.events["reversal_reject_rule"] += 1
 
@@ -354,7 +353,8 @@ class SeedRun:
         violations += check_kill_switch(
             h.store, h.exchange, self.observer.kill_switch, self.order_times, self.observer.accepted_at
         )
-        self.coverage.events["kill_switch_presses"] += sum(1 for _, state in self.observer.kill_switch if state == "HALTED")
+        presses = sum(1 for _, state in self.observer.kill_switch if state == "HALTED")
+        self.coverage.events["kill_switch_presses"] += presses
         violations += check_run(
             h.store,
             h.exchange,

@@ -15,7 +15,6 @@ from typing import Any
 from domain.instruments import Instrument, InstrumentKind, InstrumentUniverse, round_to_tick
 from sim.drill.params import BadRequest, GroupPlan
 
-
 MAX_OFFSET = 9  # the furthest strike from the money a plan uses (wing 3 + 5 + 1)
 
 
