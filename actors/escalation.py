@@ -29,7 +29,7 @@ from domain.execution import ChildPurpose, ChildRecord, apply_order_update, spli
 from domain.lifecycle import GroupState
 from domain.messages import Alert
 from domain.model import OrderType, Product, Side
-from domain.plan import GroupRecord, Outcome
+from domain.plan import GroupRecord, Outcome, exit_protection
 from runtime.actors import new_future
 from storage import keys
 from storage.batch import Batch
@@ -191,7 +191,9 @@ class EscalationActor(SupervisedActor):
                     quantity=part,
                     order_type=OrderType.MARKET,
                     product=Product.NRML,
-                    market_protection=self.ctx.settings.rules.market_protection,
+                    market_protection=exit_protection(
+                        len(entry.own) // max(1, len(net)), self.ctx.settings.rules.market_protection
+                    ),
                     emergency=True,
                 )
                 entry.tags.add(child.tag)

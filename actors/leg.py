@@ -35,6 +35,7 @@ from domain.execution import (
 )
 from domain.lifecycle import ChildState, LegState, apply_leg
 from domain.model import LegSpec, OrderType, Product
+from domain.plan import exit_protection
 from storage import keys
 from storage.batch import Batch
 from supervision.base import SupervisedActor, handles
@@ -170,13 +171,15 @@ class LegActor(SupervisedActor):
             return
         self.log.warning("reversal_remainder_chased", child_id=child.child_id, remaining=child.remaining)
         self.chasing.add(child.child_id)
+        # The next attempt goes out with a wider protection (see domain.plan.exit_protection).
+        self.record = self._with(reissues=self.record.reissues + 1)
         self.tell(child_address(self.group_id, child.child_id), CancelChild("chase remainder"))
 
     def _on_reversing_progress(self, child: ChildRecord) -> None:
         if child.purpose is ChildPurpose.ENTRY and not child.is_terminal:
             self.tell(child_address(self.group_id, child.child_id), CancelChild("leg reversing"))
         if child.purpose is not ChildPurpose.ENTRY and child.state is ChildState.OPEN and child.remaining:
-            self.after(self.ctx.settings.execution.chase_after_s, ChaseDue(child.child_id))
+            self.after(self._chase_delay(), ChaseDue(child.child_id))
         if child.is_terminal and child.child_id in self.chasing:
             self.chasing.discard(child.child_id)
             self._top_up_reversal()
@@ -189,6 +192,12 @@ class LegActor(SupervisedActor):
         else:
             # A reversal ended short (rejected, cancelled, lost): try again, with backoff.
             self._arm_reissue()
+
+    def _chase_delay(self) -> float:
+        """Chasing backs off: an exit that does not fill at the band (a halted or one-sided market)
+        must not become a stream of orders against the account's rate limit."""
+        base = self.ctx.settings.execution.chase_after_s
+        return min(self.ctx.settings.execution.reissue_backoff_max_s * 6, base * 2 ** min(self.record.reissues, 5))
 
     def _arm_reissue(self) -> None:
         if self.reissue_armed:
@@ -233,7 +242,7 @@ class LegActor(SupervisedActor):
             emergency = spec.urgent
         else:
             side, order_type, price = spec.side.opposite, OrderType.MARKET, None
-            protection = self.ctx.settings.rules.market_protection
+            protection = exit_protection(self.record.reissues, self.ctx.settings.rules.market_protection)
             emergency = True
         return ChildRecord(
             child_id=self.ctx.ids.next("c"),

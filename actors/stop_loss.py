@@ -37,7 +37,7 @@ from actors.persist import child_batch, commit, wait_for_writer
 from domain.execution import ChildPurpose, ChildRecord, apply_order_update, mark_child
 from domain.lifecycle import ChildState, GroupState
 from domain.model import GroupSpec, LegSpec, OrderType, Side
-from domain.plan import GroupRecord
+from domain.plan import GroupRecord, exit_protection
 from storage import keys
 from storage.batch import Batch
 from supervision.base import SupervisedActor, handles
@@ -190,7 +190,12 @@ class StopActor(SupervisedActor):
             exchange=self.leg.exchange,
             price=price,
             trigger_price=trigger,
-            market_protection=self.ctx.settings.rules.market_protection if order_type is OrderType.MARKET else None,
+            market_protection=exit_protection(
+                sum(1 for c in self.orders.values() if c.order_type is OrderType.MARKET),
+                self.ctx.settings.rules.market_protection,
+            )
+            if order_type is OrderType.MARKET
+            else None,
             emergency=True,
         )
 

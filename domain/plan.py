@@ -180,3 +180,16 @@ class GroupRecord:
             outcome=Outcome(rec["outcome"]),
             extra=dict(rec.get("extra") or {}),
         )
+
+
+# Market protection of successive attempts at an exit that did not fill: the broker's automatic
+# setting first, then wider and wider. A protected market order is a limit at the protection price,
+# and on a cheap option a few percent can be less than one tick (0.05 → 0.0515 never meets an ask of
+# 0.10): an exit that must happen widens until it does.
+EXIT_PROTECTION_LADDER = (5, 10, 20, 50, 100)
+
+
+def exit_protection(attempt: int, default: int) -> int:
+    if attempt <= 0:
+        return default
+    return EXIT_PROTECTION_LADDER[min(attempt, len(EXIT_PROTECTION_LADDER)) - 1]
