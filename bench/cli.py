@@ -160,7 +160,7 @@ class ServiceRun:
                 results["errors"].append(f"groups with an unexpected outcome: {seq.bad_outcomes[:5]}")
             built = _step(results, "in-flight build", lambda: self._build(plan.in_flight_groups))
         finally:
-            self.rig.stop()
+            self.notes += self.rig.stop()
         if built:
             _step(results, "memory floor", lambda: _memory_floor(results, plan.in_flight_groups))
             _step(results, "recovery", self._recover)
@@ -179,7 +179,7 @@ class ServiceRun:
             wait_ready(rig)
             return measure_throughput(rig, self.condor, self.prices, groups)
         finally:
-            rig.stop()
+            self.notes += rig.stop()
 
     def _build(self, groups: int) -> dict[str, Any]:
         from bench.inflight import build_in_flight
@@ -198,6 +198,7 @@ class ServiceRun:
             # Over- or under-reversal: the figures stand, and the run reports the safety failure.
             self.errors.append(f"recovery: the exchange ledger moved {measured['recovery_net_units_moved']}, "
                                f"expected {measured['recovery_net_units_expected']}")
+        self.notes += measured.pop("recovery_close_notes")
         if measured["recovery_all_flat_s"] is None:
             self.notes.append(f"recovery: groups left open after the figure: {measured['recovery_left_open']}")
         return {**measured, **floor, "recovery_shorts_cancelled_while_down": cancelled}

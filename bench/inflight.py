@@ -14,6 +14,7 @@ until every group has reconciled and the reversals of both wings of every group 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from typing import Any
@@ -22,16 +23,18 @@ import pykka
 
 from bench.cpu import rss_bytes, thread_count
 from bench.payloads import QTY, Condor
-from bench.rig import Rig
+from bench.rig import Rig, stop_every_actor
 from bench.throughput import writer_barrier
 from brokers.port import OrderRequest
 from domain.model import OrderType
 from sim.broker import SimBroker
 from sim.exchange import Exchange, OrderRule, hold, match
 from storage import codec, keys
+from storage.env import close_env
 
 WAIT_S = 600.0
 SETTLE_WAIT_S = 120.0
+POLL_ASK_S = 1.0
 ACCOUNT = "default"
 
 
@@ -171,7 +174,7 @@ def measure_recovery(
         done_ns = max(reconciled_ns, broker.reached_ns)
         settled = _wait_settled(service, group_ids, started)
     finally:
-        service.close()
+        close_notes = _close(service)
     after = _net(exchange)
     moved = {symbol: after.get(symbol, 0) - before.get(symbol, 0) for symbol in condor.symbols}
     return {
@@ -186,6 +189,7 @@ def measure_recovery(
             for symbol in condor.symbols
         },
         **settled,
+        "recovery_close_notes": close_notes,
     }
 
 
@@ -194,9 +198,28 @@ def _net(exchange: Exchange) -> dict[str, int]:
 
 
 def _reconciled(service: Any) -> bool:
-    """The risk actor is up and has heard every recovering group report back."""
-    risk = service.system.describe("risk")
+    """The risk actor is up and has heard every recovering group report back (a busy risk actor
+    that does not answer within the poll is "not yet")."""
+    try:
+        risk = service.system.describe("risk", timeout=POLL_ASK_S)
+    except pykka.Timeout:
+        return False
     return risk is not None and not risk["recovering"]
+
+
+def _close(service: Any) -> list[str]:
+    """`Service.close()`, and every actor stopped even if it gives up waiting (the next figure
+    must not share the machine with a half-stopped service). Never raises: the figures are taken."""
+    began = time.monotonic()
+    try:
+        service.close()
+        notes = []
+    except pykka.Timeout as exc:
+        notes = [f"Service.close() raised pykka.Timeout ({exc}) after {time.monotonic() - began:.1f} s"]
+        notes += stop_every_actor()
+        with contextlib.suppress(Exception):
+            close_env(service.env)  # what close() did not reach
+    return notes
 
 
 def _wait_settled(service: Any, group_ids: list[str], started_ns: int) -> dict[str, Any]:
@@ -219,7 +242,7 @@ def recovery_floor(data_dir: str, exchange: Exchange) -> dict[str, Any]:
     """What recovery cannot avoid: reading every open group's records once, and the broker's book once."""
     from bench.rig import MAP_SIZE
     from runtime.config import StorageConfig
-    from storage.env import close_env, open_env
+    from storage.env import open_env
     from storage.store import Store
 
     env = open_env(StorageConfig(path=data_dir, map_size=MAP_SIZE))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -119,15 +120,36 @@ class Rig:
         assert self.system is not None
         return self.system.submit(payload)
 
-    def stop(self) -> None:
+    def stop(self) -> list[str]:
         """Stop every actor and close LMDB. No actor writes on the way down (no `stopping` hook
-        persists anything), so what is on disk is what a SIGKILL at this moment would leave."""
+        persists anything), so what is on disk is what a SIGKILL at this moment would leave.
+        Returns notes on a slow shutdown (it never raises: the figures are already taken)."""
         if self.broker is not None:
             self.broker.close()  # the dead process's push channel goes with it
+        notes: list[str] = []
         if self.system is not None and self.system.root.is_alive():
-            with contextlib.suppress(pykka.Timeout):
+            try:
                 self.system.root.stop(block=True, timeout=60.0)
-        pykka.ActorRegistry.stop_all(block=True, timeout=30.0)
+            except pykka.Timeout:
+                notes.append("the root supervisor did not stop within 60 s")
+        notes += stop_every_actor()
         if self.env is not None:
             close_env(self.env)
             self.env = None
+        return notes
+
+
+def stop_every_actor(deadline_s: float = 300.0) -> list[str]:
+    """Stop whatever actors are left, without blocking on any one of them: a tree of thousands of
+    actors stops child by child with blocking stops, and pykka's `stop_all(block=True)` gives up
+    (raises) on the first actor slower than its timeout."""
+    began = time.monotonic()
+    while pykka.ActorRegistry.get_all():
+        for ref in reversed(pykka.ActorRegistry.get_all()):
+            with contextlib.suppress(pykka.ActorDeadError):
+                ref.stop(block=False)
+        if time.monotonic() - began > deadline_s:
+            return [f"{len(pykka.ActorRegistry.get_all())} actors still alive {deadline_s:.0f} s after stop"]
+        time.sleep(0.2)
+    elapsed = time.monotonic() - began
+    return [f"stopping the remaining actors took {elapsed:.1f} s"] if elapsed > 5.0 else []

@@ -208,11 +208,11 @@ def check_kill_switch(
     *,
     cancel_within_s: float = 1.0,
 ) -> list[str]:
-    """I9 over the kill switch's durable changes, all on the monotonic clock (a wall-clock jump must not
-    move a window): no entry order reaches the exchange while it is engaged, every entry working when it
-    engaged is cancel-requested (or done) within `cancel_within_s`, and no group is accepted meanwhile.
+    """I9 over the kill switch's acknowledged changes, all on the monotonic clock (a wall-clock jump must
+    not move a window): no entry order reaches the exchange while it is engaged, every entry working when
+    it engaged is cancel-requested (or done) within `cancel_within_s`, and no group is accepted meanwhile.
 
-    `changes`: (time of the commit, trading state); `order_times`: order id -> [(time, exchange status)];
+    `changes`: (time the operator was answered, trading state); `order_times`: order id -> [(time, status)];
     `accepted_at`: group id -> time its intent was first committed."""
     windows = _engaged_windows(changes)
     if not windows:
@@ -229,8 +229,10 @@ def check_kill_switch(
             if start < placed < end:
                 out.append(f"I9 entry {tag} reached the exchange at t={placed:.3f}, "
                            f"the kill switch engaged at t={start:.3f}")
-            elif placed <= start and not any(s in _DONE for t, s in history if t <= start):
-                first = min((t for t, s in history if t > start and s in _CANCELLING), default=float("inf"))
+            elif placed < start and not any(s in _DONE for t, s in history if t <= start):
+                # Strictly before: within one virtual instant the order of events is not in the stamps.
+                # A cancel requested before it engaged counts too; ties are the same instant.
+                first = min((t for t, s in history if s in _CANCELLING), default=float("inf"))
                 if first > start + cancel_within_s:
                     out.append(f"I9 entry {tag} working when the kill switch engaged (t={start:.3f}) was not "
                                f"cancel-requested within {cancel_within_s}s (first at t={first:.3f})")

@@ -4,7 +4,7 @@ coverage (invariant 13) summed over the set."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,10 +16,11 @@ from sim.drill.seed import SeedResult, run_seed
 RERUN_EVERY = 100  # seeds divisible by this are run twice
 
 
-def reruns(first: int, count: int) -> set[int]:
+def reruns(first: int, count: int, skip: Collection[int] = ()) -> set[int]:
     """The seeds run twice: every hundredth, and the first one of a run shorter than that."""
-    chosen = {s for s in range(first, first + count) if s % RERUN_EVERY == 0}
-    return chosen or ({first} if count > 0 else set())
+    seeds = [s for s in range(first, first + count) if s not in skip]
+    chosen = {s for s in seeds if s % RERUN_EVERY == 0}
+    return chosen or set(seeds[:1])
 
 
 @dataclass
@@ -36,6 +37,7 @@ class RunSummary:
     groups: int = 0
     virtual_s: float = 0.0
     outcomes: dict[str, int] = field(default_factory=dict)
+    skipped: list[int] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -60,6 +62,7 @@ class RunSummary:
             "actor_crashes": self.actor_crashes,
             "virtual_s": round(self.virtual_s, 1),
             "determinism_reruns": self.reruns,
+            "skipped": self.skipped,
             "failures": [f.as_dict() for f in self.failures],
             "coverage": self.coverage.as_dict(),
         }
@@ -72,14 +75,18 @@ def run_seeds(
     *,
     on_result: Callable[[SeedResult], None] | None = None,
     settings: Settings | None = None,
+    skip: Collection[int] = (),
 ) -> RunSummary:
+    """Seeds `first` .. `first + count - 1`, except those in `skip` (known failures, by class)."""
     mix = mix or DrillMix()
     coverage = Coverage()
     failures: list[SeedResult] = []
-    twice = reruns(first, count)
-    summary = RunSummary(first, count, 0.0, failures, coverage, sorted(twice), mix.describe())
+    twice = reruns(first, count, skip)
+    seeds = [s for s in range(first, first + count) if s not in skip]
+    summary = RunSummary(first, len(seeds), 0.0, failures, coverage, sorted(twice), mix.describe())
+    summary.skipped = sorted(set(range(first, first + count)) - set(seeds))
     started = time.perf_counter()
-    for seed in range(first, first + count):
+    for seed in seeds:
         result = run_seed(seed, mix, settings)
         if seed in twice:
             _check_determinism(result, run_seed(seed, mix, settings))

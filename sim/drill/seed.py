@@ -82,6 +82,7 @@ class SeedRun:
         self.engaged = False
         self._release_at: float | None = None
         self._after_release: list[GroupPlan] = []
+        self.kill_switch_acks: list[tuple[float, str]] = []
         self.accepted: dict[str, str] = {}  # idempotency key -> group id
         self.denials: list[Denial] = []
         self.unanswered: list[str] = []
@@ -138,7 +139,7 @@ class SeedRun:
 
     def _drive(self) -> None:
         h, params = self.h, self.params
-        if not h.wait_recovered():
+        if not self._wait_recovered():
             self.errors.append("the first boot did not finish recovery")
             return
         self.t0 = h.runtime.clock.monotonic()
@@ -171,6 +172,15 @@ class SeedRun:
             items.append((event.at, 200 + n, functools.partial(self._market_event, event)))
         items.sort(key=lambda item: (item[0], item[1]))
         return [(at, action) for at, _, action in items]
+
+    def _wait_recovered(self) -> bool:
+        """Harness.wait_recovered, asked again when the risk actor dies with the question in its inbox."""
+        for _ in range(SUBMIT_ATTEMPTS):
+            try:
+                return self.h.wait_recovered()
+            except pykka.ActorDeadError:
+                self.coverage.events["recovered_ask_lost"] += 1
+        return False
 
     def _release_due(self, until: float) -> None:
         """Release the kill switch when its time comes (before anything scheduled after that)."""
@@ -221,7 +231,7 @@ class SeedRun:
                 if denied.code not in _RETRYABLE:
                     return denied
                 self.coverage.denials[f"retried:{denied.code.value}"] += 1
-                h.wait_recovered()
+                self._wait_recovered()
                 h.run_until(self._throttled(_never), 0.5)
             except pykka.Timeout:
                 self.coverage.events["submit_timeout"] += 1
@@ -230,7 +240,7 @@ class SeedRun:
                 h.run_until(self._throttled(_never), 1.0)
             except SimRuntimeError:
                 raise
-            except (RuntimeError, LookupError) as exc:  # the gate is down (a 503 to an HTTP client)
+            except (RuntimeError, LookupError, pykka.ActorDeadError) as exc:  # the gate is down: a 503 over HTTP
                 self.coverage.events[f"submit_error:{exc}"[:60]] += 1
                 h.run_until(self._throttled(_never), 1.0)
         return None
@@ -249,6 +259,10 @@ class SeedRun:
                 return
             if answer.code in (DenialCode.MARGIN, DenialCode.EXPOSURE_LIMIT, DenialCode.POSITION_LIMIT):
                 return  # the account cannot carry it now: a gate decision, not a failure
+            if answer.code is DenialCode.KILL_SWITCH_ACTIVE:
+                self.errors.append(f"I9 request {plan.key} refused with KILL_SWITCH_ACTIVE after the kill switch "
+                                   "was released (acknowledged): the release did not hold")
+                return
             self.errors.append(f"valid request {plan.key} ({plan.strategy}) denied: {answer}")
             return
         self.accepted[plan.key] = answer.group_id
@@ -325,8 +339,10 @@ class SeedRun:
             try:
                 self.h.ask("risk", KillSwitch(engaged, "drill"))
                 self.engaged = engaged
+                # I9 is judged from when the operator was told: an acknowledged change must hold.
+                self.kill_switch_acks.append((self.h.runtime.clock.monotonic(), "HALTED" if engaged else "ACTIVE"))
                 return
-            except (pykka.Timeout, LookupError):  # the risk actor is restarting
+            except (pykka.Timeout, pykka.ActorDeadError, LookupError):  # the risk actor is restarting
                 self.h.run_until(self._throttled(_never), 1.0)
         self.errors.append(f"the kill switch could not be {'engaged' if engaged else 'released'}: risk never answered")
 
@@ -351,7 +367,7 @@ class SeedRun:
         violations = list(h.violations)
         violations += self.transitions.illegal
         violations += check_kill_switch(
-            h.store, h.exchange, self.observer.kill_switch, self.order_times, self.observer.accepted_at
+            h.store, h.exchange, self.kill_switch_acks, self.order_times, self.observer.accepted_at
         )
         presses = sum(1 for _, state in self.observer.kill_switch if state == "HALTED")
         self.coverage.events["kill_switch_presses"] += presses
