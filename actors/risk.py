@@ -17,6 +17,7 @@ from typing import Any
 from actors.messages import (
     BrokerStateChanged,
     CloseGroup,
+    Commit,
     CommitFailed,
     EscalateGroup,
     FailGroup,
@@ -30,7 +31,7 @@ from actors.messages import (
     SubmitGroup,
     SubmitIntent,
 )
-from actors.persist import commit
+from actors.persist import commit, wait_for_writer
 from domain.errors import DenialCode, Denied
 from domain.gate import (
     IdempotencyRecord,
@@ -44,6 +45,7 @@ from domain.lifecycle import GroupState
 from domain.model import GroupSpec, group_from_record
 from domain.plan import GroupRecord
 from domain.validation import ValidationContext, validate_group_request
+from runtime.actors import new_future
 from storage import keys
 from storage.batch import Batch
 from supervision.base import SupervisedActor, handles
@@ -67,6 +69,8 @@ class RiskActor(SupervisedActor):
     KILL_SWITCH_KEY = "risk/killswitch"
 
     def started(self) -> None:
+        # A kill switch queued for commit by a dead predecessor must be read, not missed.
+        wait_for_writer(self.ctx)
         self.trading_state = TradingState.ACTIVE
         self.kill_switch_seq = 0
         stored = self.ctx.store.snapshot(self.KILL_SWITCH_KEY)
@@ -160,8 +164,14 @@ class RiskActor(SupervisedActor):
         body = {"trading_state": state.value, "reason": message.reason, "ts": self.ctx.clock.now()}
         self.log.critical("kill_switch", engaged=message.engaged, reason=message.reason)
         batch = Batch().put_snapshot(self.KILL_SWITCH_KEY, self.kill_switch_seq, body)
-        # Durable before anything it causes: the cancels and the flattening follow the commit.
-        self.tell("writer", commit(batch, ("risk", KillSwitchCommitted(message.engaged, message.reason))))
+        # Durable before anything it causes, and before the caller hears it is engaged: this actor
+        # waits for the commit (a kill switch is rare; one fsync is the price of "it survives kill -9").
+        durable = new_future(self.ctx.runtime)
+        self.tell("writer", Commit(batch=batch, future=durable))
+        result = durable.get(timeout=self.ctx.settings.execution.writer_barrier_timeout_s)
+        if not result.ok:
+            raise RuntimeError(f"the kill switch could not be made durable: {result}")
+        self.on_kill_switch_committed(KillSwitchCommitted(message.engaged, message.reason))
         return {
             "trading_state": state.value,
             "open_groups": len(self.open_groups),
