@@ -237,6 +237,7 @@ def _submit_loop(service: Service, view: MarketView, rng: Any, accepted: dict[st
         )
         index += 1
         payload = group_payload(view, plan)
+        last = "no answer"
         for _ in range(20):  # a client: resubmit under the same key until answered
             try:
                 accepted[plan.key] = service.submit_and_wait(payload, SUBMIT_TIMEOUT_S).group_id
@@ -244,12 +245,14 @@ def _submit_loop(service: Service, view: MarketView, rng: Any, accepted: dict[st
             except Denied as denied:
                 if denied.code.value not in ("RECOVERING", "THROTTLED"):
                     break
-            except Exception:
+                last = denied.code.value
+            except Exception as exc:  # a timeout while the risk actor restarts: ask again
+                last = type(exc).__name__
                 continue
             if stop.wait(0.05):
                 break
         else:
-            result.errors.append(f"I10 request {plan.key} was never answered")
+            result.errors.append(f"I10 request {plan.key} not accepted after 20 attempts (last: {last})")
         # Well inside the account's 10 orders/s: a backlog at the gateway is its own failure class (see the report).
         if stop.wait(rng.uniform(0.2, 0.7)):
             return

@@ -1,8 +1,10 @@
 """The actor-kill drill: 200 Poison kills in a running threaded service while groups execute.
 
-The targets are narrowed to the kinds whose failure classes are fixed (see `CI_TARGETS`); child
-orders, group supervisors, the writer, the risk actor, the groups and stops supervisors wait for
-theirs (the drill report names them), and `legguard drill --actor-kills N` kills all of them.
+The targets are narrowed to the kinds whose failure classes are fixed (see `CI_TARGETS`): child
+orders (a restarted child declares its still-queued order LOST), group supervisors (a crashed
+supervisor leaves its children running beside the escalation) and the risk actor (a restarted gate
+re-runs start-up recovery over live groups) wait for theirs; `legguard drill --actor-kills N` kills
+all of them.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from sim.drill.actor_kills import run_actor_kill_drill
 
 KILLS = 200
 SEED = 1
-CI_TARGETS = ("leg", "group", "gateway", "market", "exposure", "margin", "escalation")
+CI_TARGETS = ("leg", "group", "writer", "gateway", "escalation", "margin", "market", "exposure", "stops", "groups")
 
 
 @pytest.mark.slow
