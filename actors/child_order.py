@@ -169,6 +169,9 @@ class ChildOrderActor(SupervisedActor):
             if self.cancel_wanted and not self.child.is_terminal:
                 self._request_cancel()
             return
+        if message.queued:
+            self.after(self.ctx.settings.execution.unknown_lookup_delay_s, LookupDue())
+            return
         if self.child.state in (ChildState.UNKNOWN, ChildState.PENDING, ChildState.SENDING):
             lookups = self.child.lookups + 1
             execution = self.ctx.settings.execution

@@ -27,6 +27,7 @@ from actors.messages import (
     OrderSent,
     PlaceOrder,
     PurgeEntries,
+    ResumeEntries,
     Route,
     SendRejected,
     SendUnknown,
@@ -84,6 +85,10 @@ class GatewayActor(SupervisedActor):
         self.unrouted: OrderedDict[str, OrderUpdate] = OrderedDict()
         self.sent = 0
         self.probe = self.ctx.extras.get("probe")
+        # Entries never leave while the kill switch is engaged, even ones queued (or held for this
+        # instance while it restarted) before the purge arrives: the switch is durable before it acts.
+        stored = self.ctx.store.snapshot("risk/killswitch")
+        self.halted = stored is not None and stored[1].get("trading_state") == "HALTED"
         self._rebuild_routes()
         self.broker.subscribe(_Listener(self.ctx.directory, self.actor_address))
         self.connected = self._push_connected()
@@ -128,6 +133,11 @@ class GatewayActor(SupervisedActor):
     @handles(PlaceOrder)
     def on_place(self, message: PlaceOrder) -> None:
         self.routes[message.request.tag] = message.child_address
+        if self.halted and not message.emergency:
+            self.tell(
+                message.child_address, SendRejected(message.request.tag, "not sent: kill switch engaged", "LOCAL")
+            )
+            return
         (self.emergency if message.emergency else self.normal).append(message)
         self._drain()
 
@@ -138,8 +148,14 @@ class GatewayActor(SupervisedActor):
         except (BrokerError, RuntimeError) as exc:
             self.log.warning("tick_subscription_failed", reason=str(exc))
 
+    @handles(ResumeEntries)
+    def on_resume(self, _message: ResumeEntries) -> None:
+        self.halted = False
+
     @handles(PurgeEntries)
     def on_purge(self, message: PurgeEntries) -> int:
+        if message.group_id is None:
+            self.halted = True
         purged = [m for m in self.normal if message.group_id in (None, m.correlation_id)]
         self.normal = deque(m for m in self.normal if m not in purged)
         for queued in purged:
@@ -228,6 +244,10 @@ class GatewayActor(SupervisedActor):
     @handles(LookupTag)
     def on_lookup_tag(self, message: LookupTag) -> None:
         self.routes[message.tag] = message.child_address
+        if any(m.request.tag == message.tag for lane in (self.emergency, self.normal) for m in lane):
+            # Still waiting for its turn in the order budget: not lost, not sent.
+            self.tell(message.child_address, TagLookedUp(message.tag, None, queued=True))
+            return
         found = self._book_by_tag(message.tag)
         if found is not None:
             self.order_tags[found.order_id] = message.tag

@@ -8,6 +8,7 @@ keeps doing so for fills that arrive late.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -332,6 +333,10 @@ class LegActor(SupervisedActor):
 
     def _report(self, *, force: bool = False) -> None:
         progress = self._progress()
+        # While children are still reconciling after a restart, their snapshots may be behind what
+        # this leg recorded: the stored state stands until they have all reported.
+        if self.awaiting:
+            progress = dataclasses.replace(progress, state=self.record.state)
         if progress.state is not self.record.state:
             self.record = self._with(state=apply_leg(self.record.state, progress.state))
             self._persist()

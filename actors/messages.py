@@ -209,6 +209,7 @@ class SendUnknown:
 class TagLookedUp:
     tag: str
     update: OrderUpdate | None
+    queued: bool = False  # the gateway still holds it in its order budget's queue
 
 
 @dataclass(frozen=True)
@@ -361,6 +362,11 @@ class PurgeEntries:
 
     reason: str
     group_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ResumeEntries:
+    """The kill switch was released: entries may leave again."""
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ have reconciled with the broker.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,7 @@ from actors.messages import (
     KillSwitch,
     KillSwitchCommitted,
     PurgeEntries,
+    ResumeEntries,
     StartGroup,
     SubmitGroup,
     SubmitIntent,
@@ -116,6 +118,9 @@ class RiskActor(SupervisedActor):
                 # The escalation actor owns it now and resumes it itself; its own actors kept failing.
                 continue
             self.open_groups[group_id] = record.state.value
+            if self.ctx.directory.is_known(f"group/{group_id}"):
+                # Alive: only this gate restarted, not the process. Nothing to recover.
+                continue
             self.recovering.add(group_id)
             self.tell("groups", StartGroup(record.spec, recovering=True))
         self.recovery_started = True
@@ -181,6 +186,7 @@ class RiskActor(SupervisedActor):
     @handles(KillSwitchCommitted)
     def on_kill_switch_committed(self, message: KillSwitchCommitted) -> None:
         if not message.engaged:
+            self.tell("gateway", ResumeEntries())
             return
         reason = f"kill switch: {message.reason}"
         self.tell("gateway", PurgeEntries(reason))
@@ -205,6 +211,12 @@ class RiskActor(SupervisedActor):
             self._admit(message)
         except Denied as denied:
             self._answer_denied(message.future, denied)
+        except Exception:
+            # This actor is about to fail; the caller hears so now rather than at its timeout.
+            if message.future is not None:
+                with contextlib.suppress(Exception):  # already answered: nothing to add
+                    message.future.set_exception()
+            raise
 
     @handles(SubmitIntent)
     def on_submit_intent(self, message: SubmitIntent) -> None:

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pykka
+
 from actors.messages import GroupAccepted
 from actors.system import System, start_system
 from domain.plan import GroupRecord
@@ -179,6 +181,8 @@ class Harness:
         except ProcessCrashed:
             self.crash()
             return None
+        except pykka.ActorDeadError:
+            return None  # it died with the question in its inbox; ask again later
 
     def submit(self, payload: dict[str, Any], timeout: float = 30.0) -> GroupAccepted:
         """Submit through the gate and wait (virtual time) for the answer; raises Denied."""

@@ -154,7 +154,8 @@ def _unhedged(exchange: Exchange, facts: GroupFacts, record: GroupRecord, bound_
     Only for groups that have protection: a group of risk legs alone (a short straddle) is naked by
     the trader's design, and its interim risk is the exposure monitor's (delta), not this bound's.
     """
-    if not record.spec.protection_legs:
+    if not [leg for leg in record.spec.protection_legs if not leg.urgent]:
+        # Interim hedges (urgent legs) are the exposure monitor's: they do not make a group "protected".
         return []
     window = max_unhedged_s(exchange, facts, record)
     if window > bound_s:
@@ -171,7 +172,7 @@ def max_unhedged_s(exchange: Exchange, facts: GroupFacts, record: GroupRecord) -
             continue
         for order in orders:
             for fill in exchange.fills(order.order_id):
-                events.append((fill.ts, leg_id, fill.side, fill.quantity))
+                events.append((fill.mono or fill.ts, leg_id, fill.side, fill.quantity))
     events.sort(key=lambda e: (e[0], e[1]))
     net: dict[str, int] = defaultdict(int)
     spec_side = {leg.leg_id: leg.side for leg in record.spec.legs}

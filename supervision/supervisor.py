@@ -75,6 +75,12 @@ class Supervisor(SupervisedActor):
     def stopping(self) -> None:
         self._stop_children(list(self._children))
 
+    def on_failure(self, exception_type: Any, exception_value: Any, traceback: Any) -> None:
+        # A supervisor's children do not outlive it (OTP links them): left running, they would act
+        # beside whatever its own supervisor does about the failure (a group's escalation).
+        super().on_failure(exception_type, exception_value, traceback)
+        self._stop_children(list(self._children))
+
     def describe(self) -> dict[str, Any]:
         return {
             "address": self.actor_address,

@@ -319,6 +319,7 @@ class OrderFlow:
             ts=self._clock.now(),
             instrument_token=order.instrument.instrument_token,
             exchange=order.instrument.exchange,
+            mono=self._clock.monotonic(),
         )
         self._ledger.add_fill(order, fill)
         self._log.record("fill", fill.trade_id, order.order_id, quantity, price)

@@ -43,6 +43,9 @@ class Fill:
     ts: float
     instrument_token: int = 0
     exchange: str = "NFO"
+    # The clock's monotonic time: wall time (`ts`) jumps when the clock does (the fault model moves
+    # it by ±300 s), and a duration measured across a jump would be wrong.
+    mono: float = 0.0
 
 
 class BookOrder:
