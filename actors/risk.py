@@ -211,11 +211,13 @@ class RiskActor(SupervisedActor):
             self._admit(message)
         except Denied as denied:
             self._answer_denied(message.future, denied)
-        except Exception:
-            # This actor is about to fail; the caller hears so now rather than at its timeout.
+        except Exception as exc:
+            # This actor is about to fail; the caller hears now (not at its timeout) that the request
+            # was not accepted and may be sent again (under its idempotency key).
             if message.future is not None:
+                failure = RuntimeError(f"the gate failed while handling the request, which was not accepted: {exc!r}")
                 with contextlib.suppress(Exception):  # already answered: nothing to add
-                    message.future.set_exception()
+                    message.future.set_exception((RuntimeError, failure, None))
             raise
 
     @handles(SubmitIntent)
