@@ -25,11 +25,12 @@ from actors.messages import (
     TagLookedUp,
 )
 from actors.persist import child_batch, commit, wait_for_writer
+from actors.reads import read_broker
 from domain.execution import ChildPurpose, ChildRecord, apply_order_update, split_quantity
 from domain.lifecycle import GroupState
 from domain.messages import Alert
 from domain.model import OrderType, Product, Side
-from domain.plan import GroupRecord, Outcome, exit_protection
+from domain.plan import EXIT_PROTECTION_LADDER, GroupRecord, Outcome, exit_protection
 from runtime.actors import new_future
 from storage import keys
 from storage.batch import Batch
@@ -55,6 +56,8 @@ class _Escalated:
     pending: dict[str, int] = field(default_factory=dict)
     own: set[str] = field(default_factory=set)  # the reversals this actor sent
     sent_round: dict[str, int] = field(default_factory=dict)
+    sent_symbol: dict[str, str] = field(default_factory=dict)
+    residual: dict[str, int] = field(default_factory=dict)
 
 
 class EscalationActor(SupervisedActor):
@@ -161,12 +164,30 @@ class EscalationActor(SupervisedActor):
         for order in mine:
             sign = 1 if order.transaction_type == Side.BUY.value else -1
             net[order.tradingsymbol] = net.get(order.tradingsymbol, 0) + sign * order.filled_quantity
+        for symbol in [s for s, q in net.items() if q > 0 and s not in entry.residual and self._worthless(entry, s)]:
+            # Nobody bids for this long option any more: it is left to expire (see LegRecord.residual).
+            entry.residual[symbol] = net[symbol]
+            self.log.warning("residual_left_to_expire", group_id=entry.group_id, symbol=symbol, units=net[symbol])
+        net = {s: q - entry.residual.get(s, 0) for s, q in net.items()}
         if not working and not entry.pending and all(qty == 0 for qty in net.values()):
             self._finish(entry, book)
             return
         if not working and not entry.pending:
             self._reverse(entry, {symbol: qty for symbol, qty in net.items() if qty != 0})
         self.after(self.CHECK_EVERY_S, message)
+
+    def _worthless(self, entry: _Escalated, symbol: str) -> bool:
+        instrument = self.ctx.universe.get(symbol)
+        if instrument is None or not instrument.is_option:
+            return False
+        attempts = sum(1 for tag in entry.own if entry.sent_symbol.get(tag) == symbol)
+        if attempts <= len(EXIT_PROTECTION_LADDER):
+            return False
+        try:
+            price = read_broker(self.ctx, "ltp", [symbol]).get(symbol)
+        except Exception:  # no price, no decision: keep trying to sell
+            return False
+        return price is not None and price <= self.ctx.settings.execution.worthless_price
 
     def _reverse(self, entry: _Escalated, net: dict[str, int]) -> None:
         batch = Batch()
@@ -198,6 +219,7 @@ class EscalationActor(SupervisedActor):
                 )
                 entry.tags.add(child.tag)
                 entry.own.add(child.tag)
+                entry.sent_symbol[child.tag] = symbol
                 entry.sent_round[child.tag] = entry.rounds
                 entry.pending[child.tag] = entry.rounds
                 batch = Batch(batch.ops + child_batch(child, with_intent=True).ops)
@@ -251,6 +273,7 @@ class EscalationActor(SupervisedActor):
         body = {
             "group_id": entry.group_id,
             "own": sorted(entry.own),
+            "residual": dict(sorted(entry.residual.items())),
             "mode": entry.mode,
             "reason": entry.reason,
             "tags": sorted(entry.tags),

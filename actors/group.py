@@ -324,7 +324,12 @@ class GroupActor(SupervisedActor):
 
     def _leg_flat(self, leg_id: str) -> bool:
         progress = self.progress.get(leg_id)
-        return progress is not None and progress.net == 0 and progress.working == 0 and progress.state.value == "FLAT"
+        return (
+            progress is not None
+            and progress.net - progress.residual <= 0
+            and progress.working == 0
+            and progress.state.value == "FLAT"
+        )
 
     def _track_exposure(self) -> None:
         naked = naked_short(self.spec, self.progress, self.ctx.universe)
@@ -407,7 +412,9 @@ class GroupActor(SupervisedActor):
             return
         if self.record.unhedged_since is not None:
             self._track_exposure()
-        self.record = self.record.with_changes(settled=True, outcome=outcome)
+        residual = {self.spec.leg(p.leg_id).tradingsymbol: p.residual for p in self.progress.values() if p.residual}
+        extra = {**self.record.extra, "residual": residual} if residual else self.record.extra
+        self.record = self.record.with_changes(settled=True, outcome=outcome, extra=extra)
         batch = self._snapshot_batch(f"settled {outcome.value}").mark_settled(self.group_id)
         if outcome is Outcome.COMPLETE:
             # The group holds a position now: the kill switch must find it without scanning history.

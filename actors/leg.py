@@ -24,6 +24,7 @@ from actors.messages import (
     ReverseLeg,
 )
 from actors.persist import child_batch, commit, wait_for_writer
+from actors.reads import read_broker
 from domain.execution import (
     ChildPurpose,
     ChildRecord,
@@ -35,8 +36,8 @@ from domain.execution import (
     split_quantity,
 )
 from domain.lifecycle import ChildState, LegState, apply_leg
-from domain.model import LegSpec, OrderType, Product
-from domain.plan import exit_protection
+from domain.model import LegSpec, OrderType, Product, Side
+from domain.plan import EXIT_PROTECTION_LADDER, exit_protection
 from storage import keys
 from storage.batch import Batch
 from supervision.base import SupervisedActor, handles
@@ -213,7 +214,12 @@ class LegActor(SupervisedActor):
     # ------------------------------------------------------------------ mechanics
 
     def _top_up_reversal(self, *, persist_anyway: bool = False) -> None:
-        needed = reversal_needed(self.children.values())
+        needed = reversal_needed(self.children.values()) - self.record.residual
+        if needed > 0 and self._worthless_long():
+            self.log.warning("residual_left_to_expire", units=needed, symbol=self.spec.tradingsymbol)
+            self.record = self._with(residual=self.record.residual + needed)
+            self._persist()
+            needed = 0
         if needed <= 0:
             if persist_anyway:
                 self._persist()
@@ -222,6 +228,18 @@ class LegActor(SupervisedActor):
         self.ctx.faults.hit("leg.before_reversal")
         children = [self._new_child(ChildPurpose.REVERSAL, qty) for qty in self._split(needed)]
         self._create(children)
+
+    def _worthless_long(self) -> bool:
+        """A long option nobody will buy back: the exit ladder is exhausted and it is at the floor."""
+        if self.spec.side is not Side.BUY or not self.instrument.is_option:
+            return False
+        if self.record.reissues <= len(EXIT_PROTECTION_LADDER):
+            return False
+        try:
+            price = read_broker(self.ctx, "ltp", [self.spec.tradingsymbol]).get(self.spec.tradingsymbol)
+        except Exception:  # no price, no decision: keep trying to sell
+            return False
+        return price is not None and price <= self.ctx.settings.execution.worthless_price
 
     def _cancel_entries(self) -> None:
         for child in self.children.values():
@@ -318,6 +336,7 @@ class LegActor(SupervisedActor):
             children,
             reversing=self.record.reversing,
             failed_before=self.record.state is LegState.FAILED,
+            residual=self.record.residual,
         )
         return LegProgress(
             leg_id=self.spec.leg_id,
@@ -329,6 +348,7 @@ class LegActor(SupervisedActor):
             entry_failed=failed,
             entered=self.record.entered,
             reversing=self.record.reversing,
+            residual=self.record.residual,
         )
 
     def _report(self, *, force: bool = False) -> None:

@@ -95,9 +95,12 @@ class Rig:
     store: Store | None = None
     ctx: ActorContext | None = None
     system: System | None = None
+    spare: frozenset[str] = frozenset()
 
     def start(self) -> Rig:
         """Service.__init__, step by step, with the probe and the watcher in the extras."""
+        # Actors of an earlier service that are still winding down are not this rig's to wait for.
+        self.spare = frozenset(ref.actor_urn for ref in pykka.ActorRegistry.get_all())
         self.broker = SimBroker(self.exchange)
         runtime = ThreadRuntime(clock=self.clock)
         self.env = open_env(StorageConfig(path=self.data_dir, map_size=MAP_SIZE))
@@ -132,24 +135,29 @@ class Rig:
                 self.system.root.stop(block=True, timeout=60.0)
             except pykka.Timeout:
                 notes.append("the root supervisor did not stop within 60 s")
-        notes += stop_every_actor()
+        notes += stop_every_actor(spare=self.spare)
         if self.env is not None:
             close_env(self.env)
             self.env = None
         return notes
 
 
-def stop_every_actor(deadline_s: float = 300.0) -> list[str]:
-    """Stop whatever actors are left, without blocking on any one of them: a tree of thousands of
-    actors stops child by child with blocking stops, and pykka's `stop_all(block=True)` gives up
-    (raises) on the first actor slower than its timeout."""
+def stop_every_actor(deadline_s: float = 60.0, *, spare: frozenset[str] = frozenset()) -> list[str]:
+    """Stop the actors left (all but the urns in `spare`), without blocking on any one of them: a
+    tree of thousands of actors stops child by child with blocking stops, and pykka's
+    `stop_all(block=True)` raises on the first actor slower than its timeout. Returns notes."""
     began = time.monotonic()
-    while pykka.ActorRegistry.get_all():
-        for ref in reversed(pykka.ActorRegistry.get_all()):
+
+    def left() -> list[pykka.ActorRef[Any]]:
+        return [ref for ref in pykka.ActorRegistry.get_all() if ref.actor_urn not in spare]
+
+    while left():
+        for ref in reversed(left()):
             with contextlib.suppress(pykka.ActorDeadError):
                 ref.stop(block=False)
         if time.monotonic() - began > deadline_s:
-            return [f"{len(pykka.ActorRegistry.get_all())} actors still alive {deadline_s:.0f} s after stop"]
+            names = sorted({ref.actor_class.__name__ for ref in left()})
+            return [f"{len(left())} actors ({', '.join(names)}) still busy {deadline_s:.0f} s after stop; left behind"]
         time.sleep(0.2)
     elapsed = time.monotonic() - began
     return [f"stopping the remaining actors took {elapsed:.1f} s"] if elapsed > 5.0 else []

@@ -195,6 +195,8 @@ class LegProgress:
     # that it never got it, and its group tells it again.
     entered: bool = False
     reversing: bool = False
+    # Long options left unsold because nobody bids for them (see LegRecord.residual).
+    residual: int = 0
 
     @property
     def net(self) -> int:
@@ -219,7 +221,12 @@ def leg_quantities(children: Iterable[ChildRecord]) -> tuple[int, int, int, bool
 
 
 def derive_leg_state(
-    intended: int, children: Iterable[ChildRecord], *, reversing: bool, failed_before: bool = False
+    intended: int,
+    children: Iterable[ChildRecord],
+    *,
+    reversing: bool,
+    failed_before: bool = False,
+    residual: int = 0,
 ) -> LegState:
     """The leg's state from its children. A leg that has FAILED stays FAILED until it is reversed:
     a lost entry order that turns up late does not un-fail it (its group has already decided)."""
@@ -227,7 +234,7 @@ def derive_leg_state(
     if failed_before and not reversing:
         return LegState.FAILED
     if reversing:
-        if filled - reversed_qty == 0 and working == 0:
+        if filled - reversed_qty - residual <= 0 and working == 0:
             return LegState.FLAT
         return LegState.REVERSING
     if filled >= intended:
@@ -269,6 +276,10 @@ class LegRecord:
     # Entry is closed for good (the group failed or the kill switch was pressed): a late EnterLeg,
     # still in flight when the group failed, must not send new risk.
     closed: bool = False
+    # Units of a long option the leg stopped trying to sell: worth no more than the floor price and
+    # with no bid, they are no risk (a long option's loss is bounded by its premium) and are left
+    # to expire, with an alert, rather than chased forever.
+    residual: int = 0
     child_ids: tuple[str, ...] = ()
     reissues: int = 0
     seq: int = 1
@@ -281,6 +292,7 @@ class LegRecord:
             "entered": self.entered,
             "reversing": self.reversing,
             "closed": self.closed,
+            "residual": self.residual,
             "child_ids": list(self.child_ids),
             "reissues": self.reissues,
             "seq": self.seq,
@@ -295,6 +307,7 @@ class LegRecord:
             entered=bool(rec["entered"]),
             reversing=bool(rec["reversing"]),
             closed=bool(rec.get("closed", False)),
+            residual=int(rec.get("residual", 0)),
             child_ids=tuple(rec["child_ids"]),
             reissues=int(rec["reissues"]),
             seq=int(rec["seq"]),

@@ -57,6 +57,9 @@ class ExecutionConfig:
     # What recovery does with a group that was partly filled when the process died:
     # "reverse" flattens it, "resume" finishes it when its protection is in place.
     recovery_policy: str = "reverse"
+    # A long option that no longer sells for more than this (and has exhausted the exit protection
+    # ladder) is left as a residual to expire, with an alert, instead of being chased forever.
+    worthless_price: float = 0.10
     # A protected market order left partly unfilled at the band is re-sent after this long.
     chase_after_s: float = 1.0
     # A cancel that has not taken effect is asked for again this often, until the order is final.

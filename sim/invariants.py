@@ -86,7 +86,9 @@ def _outcome(facts: GroupFacts, record: GroupRecord) -> list[str]:
             return [f"I1 {gid}: COMPLETE but the ledger holds {facts.net}, intended {dict(intended)}"]
         return []
     if record.outcome is Outcome.FLAT:
-        open_net = {k: v for k, v in facts.net.items() if v}
+        residual = record.extra.get("residual") or {}
+        # Long options left to expire because nobody bids for them are recorded as the residual.
+        open_net = {k: v for k, v in facts.net.items() if v and v != residual.get(k)}
         if open_net:
             return [f"I1 {gid}: FLAT but the ledger holds {open_net}"]
         if facts.working:

@@ -36,24 +36,19 @@ def calm_exchange(exchange: Exchange) -> None:
     """Faults stop: no random rejects, drops, duplicates, unknown outcomes or latency spikes from now
     on, and no scripted rule. Orders already on their way keep what was decided for them.
 
-    The exchange has no setter for its fault settings, so the three places that read them are
-    updated here (see the drill report: a `set_faults` hook on Exchange would replace this)."""
-    config = exchange.config
-    latency = config.latency
-    calm = dataclasses.replace(
-        config,
-        faults=FaultConfig(),
-        latency=LatencyConfig(
+    A halted market reopens (a circuit breaker's halt is a fault too: while it lasts, nothing can
+    fill and no group could settle)."""
+    latency = exchange.config.latency
+    exchange.set_faults(
+        FaultConfig(),
+        LatencyConfig(
             order_hop=Latency(mean_s=latency.order_hop.mean_s),
             push=Latency(mean_s=latency.push.mean_s),
             fill_gap=Latency(mean_s=latency.fill_gap.mean_s),
         ),
     )
-    exchange.config = calm
-    exchange._flow._config = calm
-    exchange._delivery._faults = calm.faults
-    exchange._delivery._push = calm.latency.push
     exchange.clear_rules()
+    exchange.resume_trading()
 
 
 def time_order_statuses(exchange: Exchange, clock: Any) -> dict[str, list[tuple[float, str]]]:

@@ -179,6 +179,14 @@ class Market:
         path = self._paths[underlying]
         path.halted_until = max(path.halted_until, self._elapsed() + seconds)
 
+    def resume(self, underlying: str) -> None:
+        """End a halt now, and re-base the circuit levels on the current price (a new session)."""
+        self.catch_up()
+        path = self._paths[underlying]
+        path.halted_until = 0.0
+        path.circuits_hit = 0
+        path.start_spot = path.spot
+
     def set_vol(self, underlying: str, atm_vol: float) -> None:
         self.catch_up()
         path = self._paths[underlying]

@@ -6,8 +6,10 @@ Targeted order rules (`add_rule`), scripted prices and moves (`set_spot`, `gap`,
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from domain.instruments import InstrumentUniverse
 from sim.exchange.accounts import Accounts
@@ -71,6 +73,26 @@ class ScenarioControl:
             self.market.halt(underlying, seconds)
             self.log.record("halt", underlying, seconds)
             self._arm()
+
+    def resume_trading(self, underlying: str | None = None) -> None:
+        """Reopen a halted underlying (all of them by default) as a new session would."""
+        with self._lock:
+            self._sync()
+            for name in [underlying] if underlying else list(self.config.market.underlyings):
+                self.market.resume(name)
+                self.log.record("resume", name)
+            self._arm()
+
+    def set_faults(self, faults: Any, latency: Any = None) -> None:
+        """Replace the fault settings (and optionally the latencies) from now on."""
+        with self._lock:
+            changes: dict[str, Any] = {"faults": faults}
+            if latency is not None:
+                changes["latency"] = latency
+            self.config = dataclasses.replace(self.config, **changes)
+            self._flow._config = self.config
+            self._delivery._faults = self.config.faults
+            self._delivery._push = self.config.latency.push
 
     def set_ltp(
         self, symbol: str, price: float, *, spread_ticks: int = 0, level_lots: Sequence[int] | None = None
