@@ -237,14 +237,16 @@ class EscalationActor(SupervisedActor):
         if entry.mode == "escalate" and found is not None:
             record = GroupRecord.from_record(found[1])
             if not record.settled:
-                settled = record.with_changes(settled=True, outcome=Outcome.ESCALATED)
+                extra = {**record.extra, "residual": dict(entry.residual)} if entry.residual else record.extra
+                settled = record.with_changes(settled=True, outcome=Outcome.ESCALATED, extra=extra)
                 batch = batch.put_snapshot(keys.group_key(entry.group_id), settled.seq, settled.to_record())
         if entry.mode == "close":
             found = self.ctx.store.snapshot(keys.group_key(entry.group_id))
             if found is not None:
                 record = GroupRecord.from_record(found[1])
                 if record.state is not GroupState.CLOSED:
-                    closed = record.moved_to(GroupState.CLOSED, failure_reason=entry.reason)
+                    extra = {**record.extra, "residual": dict(entry.residual)} if entry.residual else record.extra
+                    closed = record.moved_to(GroupState.CLOSED, failure_reason=entry.reason, extra=extra)
                     batch = batch.put_snapshot(keys.group_key(entry.group_id), closed.seq, closed.to_record())
                     batch = batch.append_journal(
                         f"journal/{entry.group_id}",

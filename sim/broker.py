@@ -119,9 +119,7 @@ class SimBroker:
     def margins(self) -> Margins:
         return self._call(lambda: self.exchange.margins(self.account))
 
-    def basket_margins(
-        self, orders: Sequence[OrderRequest], *, consider_positions: bool = True
-    ) -> BasketMargins:
+    def basket_margins(self, orders: Sequence[OrderRequest], *, consider_positions: bool = True) -> BasketMargins:
         return self._call(
             lambda: self.exchange.basket_margins(self.account, orders, consider_positions=consider_positions)
         )

@@ -73,8 +73,9 @@ def _outcome(facts: GroupFacts, record: GroupRecord) -> list[str]:
     gid = facts.group_id
     if not record.settled:
         return [f"I1/I10 {gid}: not settled (state {record.state.value})"]
+    residual = record.extra.get("residual") or {}
     if record.state is GroupState.CLOSED:
-        open_net = {k: v for k, v in facts.net.items() if v}
+        open_net = {k: v for k, v in facts.net.items() if v and v != residual.get(k)}
         if open_net or facts.working:
             return [f"I1 {gid}: CLOSED but the ledger holds {open_net} with {len(facts.working)} working orders"]
         return []
@@ -86,7 +87,6 @@ def _outcome(facts: GroupFacts, record: GroupRecord) -> list[str]:
             return [f"I1 {gid}: COMPLETE but the ledger holds {facts.net}, intended {dict(intended)}"]
         return []
     if record.outcome is Outcome.FLAT:
-        residual = record.extra.get("residual") or {}
         # Long options left to expire because nobody bids for them are recorded as the residual.
         open_net = {k: v for k, v in facts.net.items() if v and v != residual.get(k)}
         if open_net:

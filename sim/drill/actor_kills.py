@@ -102,7 +102,8 @@ class ActorKillResult:
 def _exchange(clock: SystemClock, seed: int) -> Exchange:
     listings = [
         dataclasses.replace(item, spec=UnderlyingSpec("SCEN", lot_size=10, freeze_quantity=20, strike_step=100))
-        if item.spec.name == "SCEN" else item
+        if item.spec.name == "SCEN"
+        else item
         for item in default_listings()
     ]
     config = ExchangeConfig(
@@ -153,15 +154,17 @@ def run_actor_kill_drill(
     exchange = _exchange(clock, seed)
     broker = _CheckingBroker(exchange, result.violations)
     settings = Settings()
-    service = Service(settings, broker=broker, universe=exchange.universe, data_dir=data_dir, clock=clock,
-                      map_size=1 << 28)
+    service = Service(
+        settings, broker=broker, universe=exchange.universe, data_dir=data_dir, clock=clock, map_size=1 << 28
+    )
     broker.store = service.store
     view = MarketView(exchange.universe, exchange.spot, lambda s: exchange.ltp([s])[s])
     accepted: dict[str, str] = {}
     stop = threading.Event()
     workload = RandomStreams(seed).stream("drill.actors.workload")
-    submitter = threading.Thread(target=_submit_loop, args=(service, view, workload, accepted, result, stop),
-                                 name="drill-submitter", daemon=True)
+    submitter = threading.Thread(
+        target=_submit_loop, args=(service, view, workload, accepted, result, stop), name="drill-submitter", daemon=True
+    )
     try:
         if not service.wait_recovered(30.0):
             result.errors.append("the service did not finish its startup recovery")
@@ -218,8 +221,14 @@ def _pick(service: Service, rng: Any, pacer: _Pacer, targets: tuple[str, ...]) -
     return str(rng.choice(allowed[kind]))
 
 
-def _submit_loop(service: Service, view: MarketView, rng: Any, accepted: dict[str, str],
-                 result: ActorKillResult, stop: threading.Event) -> None:
+def _submit_loop(
+    service: Service,
+    view: MarketView,
+    rng: Any,
+    accepted: dict[str, str],
+    result: ActorKillResult,
+    stop: threading.Event,
+) -> None:
     index = 0
     while not stop.is_set():
         # No short straddles: their unhedged window is the known I2 failure class of the simulation drill.
@@ -229,11 +238,17 @@ def _submit_loop(service: Service, view: MarketView, rng: Any, accepted: dict[st
         # send few orders, so there is always something to kill without crowding the order budget.
         resting = rng.random() < 0.5
         plan = GroupPlan(
-            key=f"ak-{index}", strategy=strategy, underlying=rng.choice(("NIFTY", "BANKNIFTY", "SCEN")),
-            lots=rng.randint(1, 3), order_type="LIMIT" if resting else rng.choice(("LIMIT", "MARKET")),
-            market_protection=-1, short_offset=short + (1 if strategy == "iron_condor" else 0),
-            wing_offset=short + rng.randint(3, 5), kind=rng.choice(("CE", "PE")),
-            slack=-0.5 if resting else rng.uniform(0.05, 0.3), submit_at=0.0,
+            key=f"ak-{index}",
+            strategy=strategy,
+            underlying=rng.choice(("NIFTY", "BANKNIFTY", "SCEN")),
+            lots=rng.randint(1, 3),
+            order_type="LIMIT" if resting else rng.choice(("LIMIT", "MARKET")),
+            market_protection=-1,
+            short_offset=short + (1 if strategy == "iron_condor" else 0),
+            wing_offset=short + rng.randint(3, 5),
+            kind=rng.choice(("CE", "PE")),
+            slack=-0.5 if resting else rng.uniform(0.05, 0.3),
+            submit_at=0.0,
         )
         index += 1
         payload = group_payload(view, plan)
@@ -270,7 +285,11 @@ def _settle(service: Service, clock: SystemClock, wake: threading.Event) -> None
 def _verdict(result: ActorKillResult, service: Service, exchange: Exchange, accepted: dict[str, str]) -> None:
     store = service.store
     result.violations += check_run(
-        store, exchange, unhedged_bound_s=service.settings.execution.unhedged_bound_s, accepted=accepted, denials=(),
+        store,
+        exchange,
+        unhedged_bound_s=service.settings.execution.unhedged_bound_s,
+        accepted=accepted,
+        denials=(),
     )
     for group_id in stored_group_ids(store):
         record = group_record(store, group_id)

@@ -36,7 +36,7 @@ _EXCHANGE_TERMINAL = {"COMPLETE": ChildState.FILLED, "CANCELLED": ChildState.CAN
 
 def stored_group_ids(store: Store) -> list[str]:
     prefix = keys.GROUP_PREFIX
-    return sorted(s.key[len(prefix):] for s in store.scan_snapshots(prefix) if "/" not in s.key[len(prefix):])
+    return sorted(s.key[len(prefix) :] for s in store.scan_snapshots(prefix) if "/" not in s.key[len(prefix) :])
 
 
 def group_record(store: Store, group_id: str) -> GroupRecord | None:
@@ -120,17 +120,23 @@ def _children_match_ledger(store: Store, exchange: Exchange, group_id: str) -> l
         if not orders:
             placed_states = (ChildState.FILLED, ChildState.OPEN, ChildState.CANCEL_REQUESTED)
             if child.state in placed_states or child.filled_quantity:
-                out.append(f"I6 {group_id}/{child.tag}: store says {child.state.value} filled {child.filled_quantity}, "
-                           "the exchange has no order under this tag")
+                out.append(
+                    f"I6 {group_id}/{child.tag}: store says {child.state.value} filled {child.filled_quantity}, "
+                    "the exchange has no order under this tag"
+                )
             continue
         last = orders[-1]
         expected = _EXCHANGE_TERMINAL.get(last.status)
         if expected is not None and settled and child.state is not expected:
-            out.append(f"I6 {group_id}/{child.tag}: exchange says {last.status} filled {last.filled_quantity}, "
-                       f"store says {child.state.value} filled {child.filled_quantity}")
+            out.append(
+                f"I6 {group_id}/{child.tag}: exchange says {last.status} filled {last.filled_quantity}, "
+                f"store says {child.state.value} filled {child.filled_quantity}"
+            )
         if settled and child.state not in CHILD_TERMINAL:
-            out.append(f"I6 {group_id}/{child.tag}: group settled with the child still {child.state.value} "
-                       f"(exchange: {last.status})")
+            out.append(
+                f"I6 {group_id}/{child.tag}: group settled with the child still {child.state.value} "
+                f"(exchange: {last.status})"
+            )
     return out
 
 
@@ -147,8 +153,10 @@ def _ledger_orders_belong_to_groups(store: Store, exchange: Exchange, group_ids:
         seen[tag] = order.order_id
         intent = store.intent(tag)
         if intent is not None and intent.get("group_id") not in group_ids:
-            out.append(f"I8 order {order.order_id} tag {tag}: its intent names group {intent.get('group_id')} "
-                       "that the gate never accepted")
+            out.append(
+                f"I8 order {order.order_id} tag {tag}: its intent names group {intent.get('group_id')} "
+                "that the gate never accepted"
+            )
     return out
 
 
@@ -227,15 +235,18 @@ def check_kill_switch(
         placed = history[0][0]
         for start, end in windows:
             if start < placed < end:
-                out.append(f"I9 entry {tag} reached the exchange at t={placed:.3f}, "
-                           f"the kill switch engaged at t={start:.3f}")
+                out.append(
+                    f"I9 entry {tag} reached the exchange at t={placed:.3f}, the kill switch engaged at t={start:.3f}"
+                )
             elif placed < start and not any(s in _DONE for t, s in history if t <= start):
                 # Strictly before: within one virtual instant the order of events is not in the stamps.
                 # A cancel requested before it engaged counts too; ties are the same instant.
                 first = min((t for t, s in history if s in _CANCELLING), default=float("inf"))
                 if first > start + cancel_within_s:
-                    out.append(f"I9 entry {tag} working when the kill switch engaged (t={start:.3f}) was not "
-                               f"cancel-requested within {cancel_within_s}s (first at t={first:.3f})")
+                    out.append(
+                        f"I9 entry {tag} working when the kill switch engaged (t={start:.3f}) was not "
+                        f"cancel-requested within {cancel_within_s}s (first at t={first:.3f})"
+                    )
     for group_id, ts in sorted(accepted_at.items()):
         if any(start < ts < end for start, end in windows):
             out.append(f"I9 group {group_id} accepted at t={ts:.3f} while the kill switch was engaged")

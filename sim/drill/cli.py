@@ -74,11 +74,17 @@ def _print_failure(result: Any, out: TextIO) -> None:
 def _print_summary(summary: Any, out: TextIO) -> None:
     data = summary.as_dict()
     cov = data["coverage"]
-    print(f"{data['seeds']} seeds in {data['elapsed_s']:.1f}s: {data['seeds_per_s']:.1f} seeds/s, "
-          f"{data['virtual_s']:.0f} virtual seconds", file=out)
+    print(
+        f"{data['seeds']} seeds in {data['elapsed_s']:.1f}s: {data['seeds_per_s']:.1f} seeds/s, "
+        f"{data['virtual_s']:.0f} virtual seconds",
+        file=out,
+    )
     print(f"  groups {data['groups']}: " + ", ".join(f"{k} {v}" for k, v in data["outcomes"].items()), file=out)
-    print(f"  process crashes {data['process_crashes']}, actor crashes {data['actor_crashes']}, "
-          f"determinism re-runs {len(data['determinism_reruns'])}", file=out)
+    print(
+        f"  process crashes {data['process_crashes']}, actor crashes {data['actor_crashes']}, "
+        f"determinism re-runs {len(data['determinism_reruns'])}",
+        file=out,
+    )
     print(f"  denials: {cov['denials']}", file=out)
     gaps = cov["never_reached"]
     print("  coverage, never reached:", file=out)
@@ -98,8 +104,12 @@ def _process(args: Namespace, out: TextIO) -> int:
 
     log = None if args.json else (lambda line: print(line, file=out, flush=True))
     if not args.json:
-        print(f"legguard drill --process: {args.kills} SIGKILLs of `legguard serve --broker kite` "
-              f"against `legguard sim-exchange` (seed {args.first_seed})", file=out, flush=True)
+        print(
+            f"legguard drill --process: {args.kills} SIGKILLs of `legguard serve --broker kite` "
+            f"against `legguard sim-exchange` (seed {args.first_seed})",
+            file=out,
+            flush=True,
+        )
     result = run_process_drill(args.kills, args.first_seed, log=log)
     return _finish(result, args, out)
 
@@ -109,8 +119,12 @@ def _actor_kills(args: Namespace, out: TextIO) -> int:
 
     log = None if args.json else (lambda line: print(line, file=out, flush=True))
     if not args.json:
-        print(f"legguard drill --actor-kills: {args.actor_kills} Poison kills in a running service "
-              f"(seed {args.first_seed})", file=out, flush=True)
+        print(
+            f"legguard drill --actor-kills: {args.actor_kills} Poison kills in a running service "
+            f"(seed {args.first_seed})",
+            file=out,
+            flush=True,
+        )
     result = run_actor_kill_drill(args.actor_kills, args.first_seed, log=log)
     return _finish(result, args, out)
 

@@ -161,13 +161,21 @@ def _plans(rng: Any, count: int) -> list[GroupPlan]:
     for index in range(count):
         strategy = rng.choice(("iron_condor", "iron_condor", "vertical_spread", "short_straddle"))
         short = rng.randint(0, 3) if strategy != "short_straddle" else 0
-        plans.append(GroupPlan(
-            key=f"proc-{index}", strategy=strategy, underlying=rng.choice(("NIFTY", "BANKNIFTY")),
-            lots=rng.randint(1, 3), order_type=rng.choice(("LIMIT", "LIMIT", "MARKET")),
-            market_protection=rng.choice((-1, rng.randint(1, 100))),
-            short_offset=short + (1 if strategy == "iron_condor" else 0), wing_offset=short + rng.randint(3, 6),
-            kind=rng.choice(("CE", "PE")), slack=rng.uniform(0.05, 0.3), submit_at=0.0,
-        ))
+        plans.append(
+            GroupPlan(
+                key=f"proc-{index}",
+                strategy=strategy,
+                underlying=rng.choice(("NIFTY", "BANKNIFTY")),
+                lots=rng.randint(1, 3),
+                order_type=rng.choice(("LIMIT", "LIMIT", "MARKET")),
+                market_protection=rng.choice((-1, rng.randint(1, 100))),
+                short_offset=short + (1 if strategy == "iron_condor" else 0),
+                wing_offset=short + rng.randint(3, 6),
+                kind=rng.choice(("CE", "PE")),
+                slack=rng.uniform(0.05, 0.3),
+                submit_at=0.0,
+            )
+        )
     return plans
 
 
@@ -311,7 +319,7 @@ def _check(
         held_by_complete: dict[str, int] = defaultdict(int)
         prefix = keys.GROUP_PREFIX
         for snapshot in store.scan_snapshots(prefix):
-            group_id = snapshot.key[len(prefix):]
+            group_id = snapshot.key[len(prefix) :]
             if "/" not in group_id:
                 result.violations += _check_group(store, group_id, by_tag, held_by_complete, result.outcomes)
         if ledger.get("working_orders"):

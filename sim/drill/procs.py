@@ -53,9 +53,21 @@ class ExchangeProcess:
         self.log_path = workdir / "sim-exchange.log"
         with open(self.log_path, "w") as log:
             self.process = subprocess.Popen(
-                _command("sim-exchange", "--port", "0", "--seed", str(seed), "--api-key", API_KEY,
-                         "--access-token", ACCESS_TOKEN),
-                stdout=subprocess.PIPE, stderr=log, text=True, env=_environment(),
+                _command(
+                    "sim-exchange",
+                    "--port",
+                    "0",
+                    "--seed",
+                    str(seed),
+                    "--api-key",
+                    API_KEY,
+                    "--access-token",
+                    ACCESS_TOKEN,
+                ),
+                stdout=subprocess.PIPE,
+                stderr=log,
+                text=True,
+                env=_environment(),
             )
         lines: queue.Queue[str] = queue.Queue()
         assert self.process.stdout is not None
@@ -73,7 +85,7 @@ class ExchangeProcess:
                     message = f"sim-exchange did not start within {START_TIMEOUT_S}s (see {self.log_path})"
                     raise DrillError(message) from None
                 if line.startswith(READY_PREFIX):
-                    return int(line.strip()[len(READY_PREFIX):])
+                    return int(line.strip()[len(READY_PREFIX) :])
         finally:
             clock.close()
 
@@ -105,10 +117,29 @@ class ServiceProcess:
         self.log_path = workdir / f"service-{incarnation}.log"
         with open(self.log_path, "w") as log:
             self.process = subprocess.Popen(
-                _command("serve", "--broker", "kite", "--api-root", exchange.api_root, "--ws-root", exchange.ws_root,
-                         "--api-key", API_KEY, "--access-token", ACCESS_TOKEN, "--data-dir", str(data_dir),
-                         "--port", "0", "--ready-file", str(self.ready_file), "--log-json"),
-                stdout=subprocess.DEVNULL, stderr=log, env=_environment(),
+                _command(
+                    "serve",
+                    "--broker",
+                    "kite",
+                    "--api-root",
+                    exchange.api_root,
+                    "--ws-root",
+                    exchange.ws_root,
+                    "--api-key",
+                    API_KEY,
+                    "--access-token",
+                    ACCESS_TOKEN,
+                    "--data-dir",
+                    str(data_dir),
+                    "--port",
+                    "0",
+                    "--ready-file",
+                    str(self.ready_file),
+                    "--log-json",
+                ),
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+                env=_environment(),
             )
         self.port = 0
 

@@ -59,6 +59,7 @@ ORDER_BUDGET = 400
 class StepBudgetExceeded(Exception):
     pass
 
+
 _RETRYABLE = (DenialCode.RECOVERING, DenialCode.THROTTLED)
 
 
@@ -102,8 +103,9 @@ class SeedRun:
         )
         self.h = Harness(params.seed, options=options, faults=lambda _h: self.plan)
         store = self.h.store
-        self.observer = CommitObserver(store.commit_many, self.coverage.states, self.transitions.step,
-                                       self.h.runtime.clock.monotonic)
+        self.observer = CommitObserver(
+            store.commit_many, self.coverage.states, self.transitions.step, self.h.runtime.clock.monotonic
+        )
         store.commit_many = self.observer  # type: ignore[method-assign]
         self.order_times = time_order_statuses(self.h.exchange, self.h.runtime.clock)
         watch_failures(self.h.runtime.trace, self.errors, self.coverage.events, lambda: self.closing)
@@ -260,8 +262,10 @@ class SeedRun:
             if answer.code in (DenialCode.MARGIN, DenialCode.EXPOSURE_LIMIT, DenialCode.POSITION_LIMIT):
                 return  # the account cannot carry it now: a gate decision, not a failure
             if answer.code is DenialCode.KILL_SWITCH_ACTIVE:
-                self.errors.append(f"I9 request {plan.key} refused with KILL_SWITCH_ACTIVE after the kill switch "
-                                   "was released (acknowledged): the release did not hold")
+                self.errors.append(
+                    f"I9 request {plan.key} refused with KILL_SWITCH_ACTIVE after the kill switch "
+                    "was released (acknowledged): the release did not hold"
+                )
                 return
             self.errors.append(f"valid request {plan.key} ({plan.strategy}) denied: {answer}")
             return

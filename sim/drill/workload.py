@@ -106,8 +106,17 @@ def group_payload(view: MarketView, plan: GroupPlan) -> dict[str, Any]:
 
 
 _SPREAD = GroupPlan(
-    key="", strategy="vertical_spread", underlying="NIFTY", lots=1, order_type="LIMIT", market_protection=-1,
-    short_offset=2, wing_offset=5, kind="CE", slack=0.1, submit_at=0.0,
+    key="",
+    strategy="vertical_spread",
+    underlying="NIFTY",
+    lots=1,
+    order_type="LIMIT",
+    market_protection=-1,
+    short_offset=2,
+    wing_offset=5,
+    kind="CE",
+    slack=0.1,
+    submit_at=0.0,
 )
 
 
@@ -145,9 +154,7 @@ _DELETE = object()
 
 
 def _too_many(view: MarketView, body: dict[str, Any], legs: list[dict[str, Any]]) -> None:
-    body["legs"] = [
-        {**legs[0], "tradingsymbol": view.option("NIFTY", 5 + i, "CE").tradingsymbol} for i in range(9)
-    ]
+    body["legs"] = [{**legs[0], "tradingsymbol": view.option("NIFTY", 5 + i, "CE").tradingsymbol} for i in range(9)]
 
 
 def _duplicate(_view: MarketView, _body: dict[str, Any], legs: list[dict[str, Any]]) -> None:
@@ -156,8 +163,12 @@ def _duplicate(_view: MarketView, _body: dict[str, Any], legs: list[dict[str, An
 
 def _mixed(view: MarketView, _body: dict[str, Any], legs: list[dict[str, Any]]) -> None:
     inst = view.option("BANKNIFTY", 3, "CE")
-    legs[1] = {**legs[1], "tradingsymbol": inst.tradingsymbol, "quantity": inst.lot_size,
-               "price": view.marketable_limit(inst, "SELL", 0.1)}
+    legs[1] = {
+        **legs[1],
+        "tradingsymbol": inst.tradingsymbol,
+        "quantity": inst.lot_size,
+        "price": view.marketable_limit(inst, "SELL", 0.1),
+    }
 
 
 def _sold_protection(_view: MarketView, _body: dict[str, Any], legs: list[dict[str, Any]]) -> None:

@@ -26,7 +26,8 @@ def drill_universe() -> InstrumentUniverse:
     into tracked child orders (NIFTY and BANKNIFTY never split at 1-3 lots)."""
     listings = [
         dataclasses.replace(item, spec=UnderlyingSpec("SCEN", lot_size=10, freeze_quantity=20, strike_step=100))
-        if item.spec.name == "SCEN" else item
+        if item.spec.name == "SCEN"
+        else item
         for item in default_listings()
     ]
     return build_universe(listings, MARKET_OPEN_2026_11_03)

@@ -77,9 +77,7 @@ class Accounts:
                 short_mtm += book.net * ltp
             elif book.net > 0:
                 long_premium += book.net * book.average_price
-        blocked = sum(
-            o.blocked_margin * o.pending_quantity / o.quantity for o in blocking if o.account == account
-        )
+        blocked = sum(o.blocked_margin * o.pending_quantity / o.quantity for o in blocking if o.account == account)
         return AccountSummary(
             funds=self.funds(account),
             cash_flow=self._ledger.cash_flow(account),

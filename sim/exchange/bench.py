@@ -141,9 +141,7 @@ def iron_condor_once(seed: int) -> tuple[float, float]:
 def iron_condor(runs: int = 50) -> CondorRun:
     results = [iron_condor_once(seed) for seed in range(1, runs + 1)]
     walls = [w * 1000 for w, _ in results]
-    return CondorRun(
-        runs, statistics.median(walls), max(walls), statistics.median(v * 1000 for _, v in results)
-    )
+    return CondorRun(runs, statistics.median(walls), max(walls), statistics.median(v * 1000 for _, v in results))
 
 
 def main(argv: list[str] | None = None) -> int:

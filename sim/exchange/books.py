@@ -78,10 +78,7 @@ class Books:
         """Each order alone, with no hedge benefit from positions or from each other."""
         with self._lock:
             self._sync()
-            return [
-                self._order_margin(r.tradingsymbol, self.margin.alone(self._margin_order(r)))
-                for r in requests
-            ]
+            return [self._order_margin(r.tradingsymbol, self.margin.alone(self._margin_order(r))) for r in requests]
 
     def basket_margins(
         self, account: str, requests: Sequence[OrderRequest], *, consider_positions: bool = True
@@ -97,9 +94,7 @@ class Books:
             return BasketMargins(
                 initial_total=sum(m.total for m in alone),
                 final_total=final.total,
-                orders=tuple(
-                    self._order_margin(r.tradingsymbol, m) for r, m in zip(requests, alone, strict=True)
-                ),
+                orders=tuple(self._order_margin(r.tradingsymbol, m) for r, m in zip(requests, alone, strict=True)),
             )
 
     def _margin_order(self, request: OrderRequest) -> MarginOrder:
@@ -108,9 +103,7 @@ class Books:
 
     @staticmethod
     def _order_margin(symbol: str, m: MarginBreakdown) -> OrderMargin:
-        return OrderMargin(
-            symbol, span=m.span, exposure=m.exposure, option_premium=m.option_premium, total=m.total
-        )
+        return OrderMargin(symbol, span=m.span, exposure=m.exposure, option_premium=m.option_premium, total=m.total)
 
     def ltp(self, symbols: Iterable[str]) -> dict[str, float]:
         with self._lock:

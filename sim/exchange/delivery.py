@@ -146,9 +146,7 @@ class Delivery:
                 price = self._maybe_bad(quote[0])
                 self._log.record("tick", sub.number, token, price)
                 tick = Tick(ts=now, instrument_token=token, last_price=price, tradingsymbol=quote[1])
-                due = sub.last_due = max(
-                    self._clock.monotonic() + self._push.draw(self._latency_rng), sub.last_due
-                )
+                due = sub.last_due = max(self._clock.monotonic() + self._push.draw(self._latency_rng), sub.last_due)
                 self._clock.call_later(due - self._clock.monotonic(), self._deliver_tick, sub, tick)
 
     def _maybe_bad(self, price: float) -> float:

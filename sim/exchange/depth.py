@@ -84,16 +84,8 @@ class DepthBook:
         else:
             half = max(self._config.min_half_spread_ticks, _ticks(fair * self._config.half_spread_pct, tick))
         # At a band edge one side of the book is gone: at the upper circuit nobody sells.
-        bids = (
-            self._side(inst, epoch, script, -1, best=mid - half, low=low, high=high)
-            if fair > band.low
-            else ()
-        )
-        asks = (
-            self._side(inst, epoch, script, 1, best=mid + half, low=low, high=high)
-            if fair < band.high
-            else ()
-        )
+        bids = self._side(inst, epoch, script, -1, best=mid - half, low=low, high=high) if fair > band.low else ()
+        asks = self._side(inst, epoch, script, 1, best=mid + half, low=low, high=high) if fair < band.high else ()
         quote = Quote(inst.tradingsymbol, ltp, bids, asks, band)
         self._quotes[inst.tradingsymbol] = (key, quote)
         return quote
@@ -116,9 +108,7 @@ class DepthBook:
             lo, hi = self._config.level_lots
             bits = _mix(self._seed, inst.instrument_token, epoch[0], epoch[1], sign)
             # One hash per side: each level's size from its own byte (enough for up to 8 levels).
-            lots_per_level = tuple(
-                lo + ((bits >> (8 * k)) & 0xFF) % (hi - lo + 1) for k in range(self._config.levels)
-            )
+            lots_per_level = tuple(lo + ((bits >> (8 * k)) & 0xFF) % (hi - lo + 1) for k in range(self._config.levels))
         step = sign * self._config.level_step_ticks
         levels = []
         for k, lots in enumerate(lots_per_level):

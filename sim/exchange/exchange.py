@@ -166,9 +166,7 @@ class Exchange(Books, ScenarioControl):
         if quantity is not None:
             check_quantity(quantity, inst)
             if quantity <= order.filled_quantity:
-                raise OrderRefused(
-                    f"Quantity {quantity} is not above the filled quantity {order.filled_quantity}"
-                )
+                raise OrderRefused(f"Quantity {quantity} is not above the filled quantity {order.filled_quantity}")
         if price is not None:
             check_price("price", price, inst)
         if trigger_price is not None:
@@ -182,8 +180,7 @@ class Exchange(Books, ScenarioControl):
         effective_price = price if price is not None else order.price
         if new_type in (OrderType.LIMIT, OrderType.SL) and not band.contains(effective_price):
             raise OrderRefused(
-                f"Order price {effective_price:.2f} is outside the price band "
-                f"{band.low:.2f} - {band.high:.2f}"
+                f"Order price {effective_price:.2f} is outside the price band {band.low:.2f} - {band.high:.2f}"
             )
 
     def cancel(self, account: str, order_id: str) -> str:
@@ -235,11 +232,7 @@ class Exchange(Books, ScenarioControl):
                     prices[token] = (round_to_tick(self.market.spot(index), 0.05), index)
                 continue
             inst = self.universe.by_token(token)
-            if (
-                inst is not None
-                and inst.underlying in underlyings
-                and not self.market.is_halted(inst.underlying)
-            ):
+            if inst is not None and inst.underlying in underlyings and not self.market.is_halted(inst.underlying):
                 prices[token] = (self.market.ltp(inst), inst.tradingsymbol)
         return prices
 

@@ -221,9 +221,7 @@ class OrderFlow:
         inst = order.instrument
         protection = order.request.market_protection or -1
         pct = self._config.market.auto_protection_pct if protection == -1 else float(protection)
-        return protection_limit(
-            order.side, self._market.ltp(inst), pct, self._market.band(inst), inst.tick_size
-        )
+        return protection_limit(order.side, self._market.ltp(inst), pct, self._market.band(inst), inst.tick_size)
 
     # ------------------------------------------------------------------ stops and matching
 
@@ -327,9 +325,7 @@ class OrderFlow:
     def _after_partial_fill(self, order: BookOrder, *, chunk_done: bool) -> None:
         rate = self._config.faults.remainder_cancel_rate
         if rate > 0.0 and self._remainder_rng.random() < rate:
-            self._hop(
-                order, self._cancel_rest, "Your order's remaining quantity has been cancelled by the exchange"
-            )
+            self._hop(order, self._cancel_rest, "Your order's remaining quantity has been cancelled by the exchange")
         if order.hold_after_chunks and not order.chunks:
             order.held, order.forced = True, False
         elif chunk_done and order.chunks:

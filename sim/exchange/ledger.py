@@ -59,9 +59,7 @@ class BookOrder:
         "waiting",
     )  # fmt: skip
 
-    def __init__(
-        self, order_id: str, account: str, request: OrderRequest, instrument: Instrument, now: float
-    ) -> None:
+    def __init__(self, order_id: str, account: str, request: OrderRequest, instrument: Instrument, now: float) -> None:
         self.order_id = order_id
         self.exchange_order_id: str | None = None
         self.account = account
@@ -169,9 +167,7 @@ class PositionBook:
             self.sell_value += quantity * price
         signed = side.sign * quantity
         if self.net == 0 or (self.net > 0) == (signed > 0):
-            self.average_price = (self.average_price * abs(self.net) + price * quantity) / (
-                abs(self.net) + quantity
-            )
+            self.average_price = (self.average_price * abs(self.net) + price * quantity) / (abs(self.net) + quantity)
             self.net += signed
             return
         closed = min(quantity, abs(self.net))
@@ -241,9 +237,7 @@ class Ledger:
         return [f for f in source if account is None or f.account == account]
 
     def position_books(self, account: str | None = None) -> list[tuple[str, PositionBook]]:
-        return [
-            (acc, book) for (acc, _), book in self._positions.items() if account is None or acc == account
-        ]
+        return [(acc, book) for (acc, _), book in self._positions.items() if account is None or acc == account]
 
     def net_positions(self, account: str | None = None) -> dict[str, int]:
         """Net signed quantity per tradingsymbol (summed over accounts when none is given)."""

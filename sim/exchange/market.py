@@ -127,10 +127,7 @@ class Market:
         model = path.model
         sigma = model.vol * math.sqrt(self._config.step_s / self._config.trading_seconds_per_year)
         log_return = sigma * path.rng.gauss(0.0, 1.0) - 0.5 * sigma * sigma
-        if (
-            model.jumps_per_hour > 0.0
-            and path.rng.random() < model.jumps_per_hour * self._config.step_s / 3600
-        ):
+        if model.jumps_per_hour > 0.0 and path.rng.random() < model.jumps_per_hour * self._config.step_s / 3600:
             log_return += path.rng.gauss(0.0, model.jump_sigma)
         path.spot *= math.exp(log_return)
         path.epoch += 1
@@ -284,9 +281,7 @@ class Market:
         if script is not None:
             return script.price
         path = self._paths[inst.underlying]
-        return self.model_value(
-            inst, path.start_spot, path.model.smile, years_to_expiry(self._start_now, inst.expiry)
-        )
+        return self.model_value(inst, path.start_spot, path.model.smile, years_to_expiry(self._start_now, inst.expiry))
 
     def _fair_at_boundary(self, inst: Instrument, path: _Path, boundary: int) -> float:
         script = self._scripts.get(inst.tradingsymbol)

@@ -42,9 +42,7 @@ def check_quantity(quantity: int, inst: Instrument) -> None:
         raise InputRejected(f"Quantity should be a multiple of the lot size {inst.lot_size}, got {quantity}")
 
 
-def _check_prices(
-    order_type: OrderType, price: float | None, trigger: float | None, inst: Instrument
-) -> None:
+def _check_prices(order_type: OrderType, price: float | None, trigger: float | None, inst: Instrument) -> None:
     if order_type in (OrderType.LIMIT, OrderType.SL):
         check_price("price", price, inst)
     if order_type in (OrderType.SL, OrderType.SL_M):
@@ -89,10 +87,7 @@ def rms_rejection(
         return f"RMS:Rule: Order price {price:.2f} is outside the price band {band.low:.2f} - {band.high:.2f}"
     if order_type in (OrderType.SL, OrderType.SL_M):
         if not band.contains(trigger):
-            return (
-                f"RMS:Rule: Trigger price {trigger:.2f} is outside the price band "
-                f"{band.low:.2f} - {band.high:.2f}"
-            )
+            return f"RMS:Rule: Trigger price {trigger:.2f} is outside the price band {band.low:.2f} - {band.high:.2f}"
         if side is Side.SELL and trigger > ltp:
             return "Trigger price for stoploss sell orders should be lower than the last traded price"
         if side is Side.BUY and trigger < ltp:

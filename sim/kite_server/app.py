@@ -56,9 +56,7 @@ def build_app(
 ) -> Starlette:
     """The Kite-protocol face of `broker`. Credentials given → only they are accepted (else 403)."""
     credentials = Credentials(api_key or None, access_token or None)
-    ctx = KiteContext(
-        broker, instruments, rules=rules or ExchangeRules(), credentials=credentials, control=control
-    )
+    ctx = KiteContext(broker, instruments, rules=rules or ExchangeRules(), credentials=credentials, control=control)
     hub = StreamHub(
         heartbeat_s=heartbeat_s,
         snapshot=ctx.last_prices,

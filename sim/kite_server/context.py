@@ -100,11 +100,7 @@ class KiteContext:
         for exchange, instruments in by_exchange.items():
             quoted = self._locked(self.broker.ltp, [i.tradingsymbol for i in instruments], exchange=exchange)
             prices.update(
-                {
-                    i.instrument_token: quoted[i.tradingsymbol]
-                    for i in instruments
-                    if i.tradingsymbol in quoted
-                }
+                {i.instrument_token: quoted[i.tradingsymbol] for i in instruments if i.tradingsymbol in quoted}
             )
         return prices
 

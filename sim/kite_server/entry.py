@@ -64,9 +64,7 @@ def run_sim_exchange(
     `api_key` / `access_token` given → only they are accepted (403 TokenException otherwise).
     """
     settings = settings or Settings()
-    factory = (
-        load_factory(broker_factory or DEFAULT_FACTORY) if not callable(broker_factory) else broker_factory
-    )
+    factory = load_factory(broker_factory or DEFAULT_FACTORY) if not callable(broker_factory) else broker_factory
     face = factory(seed, settings)
     app = build_app(
         face.broker,

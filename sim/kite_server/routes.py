@@ -61,10 +61,7 @@ async def cancel(request: Request, ctx: KiteContext) -> Any:
 
 
 async def orders(_request: Request, ctx: KiteContext) -> Any:
-    return [
-        order_payload(o, instrument_token=ctx.token_of(o.tradingsymbol))
-        for o in await ctx.call(ctx.broker.orders)
-    ]
+    return [order_payload(o, instrument_token=ctx.token_of(o.tradingsymbol)) for o in await ctx.call(ctx.broker.orders)]
 
 
 async def order_history(request: Request, ctx: KiteContext) -> Any:
@@ -121,9 +118,7 @@ def _flag(request: Request, name: str, default: bool) -> bool:
 async def basket_margins(request: Request, ctx: KiteContext) -> Any:
     basket = margin_orders(await _json_body(request), rules=ctx.rules)
     consider = _flag(request, "consider_positions", True)
-    return basket_margins_payload(
-        await ctx.call(ctx.broker.basket_margins, basket, consider_positions=consider)
-    )
+    return basket_margins_payload(await ctx.call(ctx.broker.basket_margins, basket, consider_positions=consider))
 
 
 async def order_margins(request: Request, ctx: KiteContext) -> Any:
@@ -153,9 +148,7 @@ async def _last_prices(request: Request, ctx: KiteContext) -> dict[str, tuple[in
 
 
 async def ltp(request: Request, ctx: KiteContext) -> Any:
-    return {
-        key: ltp_payload(token, price) for key, (token, price) in (await _last_prices(request, ctx)).items()
-    }
+    return {key: ltp_payload(token, price) for key, (token, price) in (await _last_prices(request, ctx)).items()}
 
 
 async def quote(request: Request, ctx: KiteContext) -> Any:

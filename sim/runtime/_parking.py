@@ -81,8 +81,7 @@ def _drive_until_set(scheduler: Scheduler, future: SimFuture[Any], timeout: floa
         raise pykka.Timeout(f"{timeout} seconds")
     if outcome == "quiescent":
         lines = [
-            f"nothing can run at t={scheduler.clock.monotonic()!r} and the driver waits for "
-            f"{describe_future(future)}",
+            f"nothing can run at t={scheduler.clock.monotonic()!r} and the driver waits for {describe_future(future)}",
             *scheduler.blocked(),
         ]
         raise DeadlockError("\n".join(lines))

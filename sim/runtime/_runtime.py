@@ -56,12 +56,8 @@ class SimRuntime:
         self.rng = RandomStreams(seed)
         self.trace = TraceRecorder(keep_last=keep_last)
         self.crashes = 0
-        self._scheduler = Scheduler(
-            self.clock, self.trace, self.rng.stream("scheduler").random, max_steps_per_wait
-        )
-        self._future_class: type[SimFuture[Any]] = type(
-            "SimFuture", (SimFuture,), {"_scheduler": self._scheduler}
-        )
+        self._scheduler = Scheduler(self.clock, self.trace, self.rng.stream("scheduler").random, max_steps_per_wait)
+        self._future_class: type[SimFuture[Any]] = type("SimFuture", (SimFuture,), {"_scheduler": self._scheduler})
         self._bound: dict[type[Any], type[Any]] = {}
 
     @property
@@ -106,9 +102,7 @@ class SimRuntime:
         """A bare future of this runtime, for the driver or a timer to set."""
         return self._future_class()
 
-    def run_until(
-        self, predicate: Callable[[], bool], *, timeout: float, max_steps: int = DEFAULT_MAX_STEPS
-    ) -> bool:
+    def run_until(self, predicate: Callable[[], bool], *, timeout: float, max_steps: int = DEFAULT_MAX_STEPS) -> bool:
         """Run until `predicate()` holds (checked before every step): True, or False after `timeout`."""
         deadline = self.clock.monotonic() + timeout
         outcome = self._scheduler.drive(predicate, deadline, max_steps)

@@ -128,9 +128,7 @@ class Scheduler:
         if deadline > now:
             self.clock.advance(deadline - now)
 
-    def _loop(
-        self, current: greenlet, done: Callable[[], bool], deadline: float | None, max_steps: int
-    ) -> Outcome:
+    def _loop(self, current: greenlet, done: Callable[[], bool], deadline: float | None, max_steps: int) -> Outcome:
         ready, live, clock, pick = self._ready, self.live, self.clock, self._pick
         steps = 0
         try:

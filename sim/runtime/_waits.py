@@ -43,10 +43,7 @@ def describe_future(future: SimFuture[Any]) -> str:
 def describe_wait(inbox: SimInbox) -> str:
     assert inbox.waiting_on is not None
     limit = "" if inbox.wait_timer is None else f" (timeout at t={inbox.wait_timer.when!r})"
-    return (
-        f"{inbox.name}, handling {render(inbox.handling)}, waits for "
-        f"{describe_future(inbox.waiting_on)}{limit}"
-    )
+    return f"{inbox.name}, handling {render(inbox.handling)}, waits for {describe_future(inbox.waiting_on)}{limit}"
 
 
 def describe_blocked(inboxes: Iterable[SimInbox]) -> list[str]:

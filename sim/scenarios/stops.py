@@ -35,6 +35,7 @@ def sl_gap_through(seed: int, **options: Any) -> ScenarioResult:
         }
         group_id = h.submit(group_payload("SCEN", [leg], "sl-gap")).group_id
         h.run_until_settled([group_id], timeout=SETTLE_TIMEOUT_S)
+
         def sl_working() -> bool:
             return any(o.order_type == "SL" and o.status == "TRIGGER PENDING" for o in h.exchange.working_orders())
 
