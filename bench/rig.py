@@ -3,14 +3,16 @@ LMDB with sync + metasync in a data directory), over the in-process simulated ex
 bench's probe and watcher.
 
 Service builds its ActorContext inside its constructor and starts the tree at once, so there is no
-seam to hand the gateway a probe before it starts; this module repeats those few lines with
-`extras["probe"]` added (proposed: a `Service(extras=...)` argument, see docs/benchmarks.md).
+seam to hand the gateway a probe before it starts; `Rig.start` repeats those few lines with
+`extras["probe"]` added, and must follow `Service.__init__` when it changes (proposed instead: a
+`Service(extras=...)` argument, see docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,7 +25,7 @@ from bench.watcher import WATCHER, GroupWatcher, WatchBoard
 from runtime.actors import ThreadRuntime
 from runtime.clock import SystemClock
 from runtime.config import ExchangeRules, Settings, StorageConfig
-from runtime.ids import IdGen
+from runtime.ids import IdGen, new_instance_id
 from runtime.rng import RandomStreams
 from sim.broker import SimBroker
 from sim.exchange import Exchange, ExchangeConfig, LatencyConfig, MarginConfig
@@ -96,6 +98,7 @@ class Rig:
     ctx: ActorContext | None = None
     system: System | None = None
     spare: frozenset[str] = frozenset()
+    gave_up: str = ""
 
     def start(self) -> Rig:
         """Service.__init__, step by step, with the probe and the watcher in the extras."""
@@ -111,13 +114,21 @@ class Rig:
             runtime=runtime,
             settings=self.settings,
             directory=directory,
-            ids=IdGen(self.store.next_boot()),
+            ids=IdGen(self.store.next_boot(), self.store.instance_id(lambda: new_instance_id(secrets.randbits(64)))),
             store=self.store,
             universe=self.exchange.universe,
-            extras={"broker": self.broker, "group_watchers": watchers(), "probe": self.probe},
+            extras={
+                "broker": self.broker,
+                "on_root_gave_up": self._root_gave_up,
+                "group_watchers": watchers(),
+                "probe": self.probe,
+            },
         )
         self.system = start_system(self.ctx)
         return self
+
+    def _root_gave_up(self, reason: str) -> None:
+        self.gave_up = reason
 
     def submit(self, payload: dict[str, Any]) -> Any:
         assert self.system is not None
