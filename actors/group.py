@@ -106,6 +106,8 @@ class GroupActor(SupervisedActor):
         stored = self.ctx.store.snapshot(keys.group_key(self.group_id))
         if stored is not None:
             self.record = GroupRecord.from_record(stored[1])
+            # The stored spec may have grown since this actor's arguments were made (interim hedges).
+            self.spec = self.record.spec
         if self.recovering and self.record.state is not GroupState.RECOVERING and not self.record.settled:
             self._transition(GroupState.RECOVERING)
         self.unreconciled = {leg.leg_id for leg in self.spec.legs}
