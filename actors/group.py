@@ -268,10 +268,11 @@ class GroupActor(SupervisedActor):
                 if progress is not None and not progress.reversing:
                     self.tell(leg_address(self.group_id, leg_id), ReverseLeg(self.record.failure_reason))
         elif phase is not None and phase is not Phase.DONE:
-            for leg_id in phase_legs(self.spec, phase):
+            # The phase's legs, and every interim hedge (those are entered as soon as they exist).
+            due = [*phase_legs(self.spec, phase), *(leg.leg_id for leg in self.spec.legs if leg.urgent)]
+            for leg_id in dict.fromkeys(due):
                 progress = self.progress.get(leg_id)
-                leg = self.spec.leg(leg_id)
-                if progress is not None and not progress.entered and not leg.urgent:
+                if progress is not None and not progress.entered:
                     self.tell(leg_address(self.group_id, leg_id), EnterLeg())
 
     def _hedges_filled(self) -> bool:
