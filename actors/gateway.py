@@ -64,6 +64,7 @@ class _Listener:
 
 class GatewayActor(SupervisedActor):
     UNROUTED_KEEP = 2048
+    BOOK_REUSE_S = 0.25  # a lookup may answer from a book fetched this recently
     READS = frozenset({"margins", "basket_margins", "ltp", "positions", "orders", "trades", "order_history"})
 
     def started(self) -> None:
@@ -85,6 +86,8 @@ class GatewayActor(SupervisedActor):
         self.unrouted: OrderedDict[str, OrderUpdate] = OrderedDict()
         self.sent = 0
         self.probe = self.ctx.extras.get("probe")
+        self._book_index: dict[str, OrderUpdate] | None = None
+        self._book_at = 0.0
         # Entries never leave while the kill switch is engaged, even ones queued (or held for this
         # instance while it restarted) before the purge arrives: the switch is durable before it acts.
         stored = self.ctx.store.snapshot("risk/killswitch")
@@ -281,13 +284,21 @@ class GatewayActor(SupervisedActor):
             message.future.set_exception((type(exc), exc, exc.__traceback__))
 
     def _book_by_tag(self, tag: str) -> OrderUpdate | None:
-        try:
-            book = self.broker.orders()
-        except BrokerError as exc:
-            self.log.warning("book_fetch_failed", reason=exc.message)
-            return None
-        matches = [o for o in book if o.tag == tag]
-        return matches[-1] if matches else None
+        """The broker's order for a tag, from one book fetch shared by the lookups that come in a
+        burst (after a restart every child looks itself up: one REST call, not one per child)."""
+        now = self.ctx.clock.monotonic()
+        if self._book_index is None or now - self._book_at > self.BOOK_REUSE_S:
+            try:
+                book = self.broker.orders()
+            except BrokerError as exc:
+                self.log.warning("book_fetch_failed", reason=exc.message)
+                return None
+            index: dict[str, OrderUpdate] = {}
+            for order in book:
+                if order.tag:
+                    index[order.tag] = order  # the book is in time order: the last one wins
+            self._book_index, self._book_at = index, now
+        return self._book_index.get(tag)
 
     # ------------------------------------------------------------------ pushes
 

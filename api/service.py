@@ -162,9 +162,12 @@ class Service:
         if self._closed.is_set():
             return
         self._closed.set()
-        root = self.system.root
-        if root.is_alive():
+        try:
+            root = self.system.root
+            if root.is_alive():
+                with contextlib.suppress(pykka.Timeout):
+                    root.stop(block=True, timeout=15.0)
             with contextlib.suppress(pykka.Timeout):
-                root.stop(block=True, timeout=15.0)
-        pykka.ActorRegistry.stop_all(block=True, timeout=5.0)
-        close_env(self.env)
+                pykka.ActorRegistry.stop_all(block=True, timeout=5.0)
+        finally:
+            close_env(self.env)

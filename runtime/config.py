@@ -106,6 +106,9 @@ class RiskConfig:
 class StorageConfig:
     path: str = "var/legguard"
     map_size: int = 1 << 32  # 4 GiB reserved up front; LMDB only uses what it writes
+    # fsync on every commit. Only the simulator turns it off: its process crashes happen inside one
+    # process, where the page cache survives them, so an fsync would prove nothing and cost time.
+    sync: bool = True
 
 
 @dataclass(frozen=True, slots=True)

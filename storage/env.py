@@ -77,7 +77,7 @@ def open_env(config: StorageConfig) -> StorageEnv:
                 f"{path} was opened before this process forked; LMDB cannot be shared over fork"
             )
         if env is None:
-            env = _open(path, config.map_size)
+            env = _open(path, config.map_size, sync=config.sync)
             _open_envs[path] = env
         return env
 
@@ -90,14 +90,14 @@ def close_env(env: StorageEnv) -> None:
         env.lmdb.close()
 
 
-def _open(path: str, map_size: int) -> StorageEnv:
+def _open(path: str, map_size: int, *, sync: bool = True) -> StorageEnv:
     handle = lmdb.open(
         path,
         map_size=map_size,
         max_dbs=MAX_DBS,
         # Durable on commit: data pages and the meta page are both flushed before commit returns.
-        sync=True,
-        metasync=True,
+        sync=sync,
+        metasync=sync,
         mode=0o600,
     )
     try:
