@@ -117,6 +117,8 @@ class ChildOrderActor(SupervisedActor):
             self._report()
         else:
             self.tell("gateway", LookupTag(self.actor_address, self.child.tag))
+            # The update that was being handled when the predecessor died is gone: keep checking.
+            self._arm_check()
 
     def _stored(self) -> ChildRecord | None:
         # Writes queued by a dead predecessor must land before we read (and before we write).
@@ -171,6 +173,11 @@ class ChildOrderActor(SupervisedActor):
             return
         if message.queued:
             self.after(self.ctx.settings.execution.unknown_lookup_delay_s, LookupDue())
+            return
+        if self.child.order_id is not None and not self.child.is_terminal:
+            # The broker gave us an id, so the order exists: ask for it by id, not by tag.
+            self.tell("gateway", LookupOrder(self.actor_address, self.child.order_id))
+            self._report()
             return
         if self.child.state in (ChildState.UNKNOWN, ChildState.PENDING, ChildState.SENDING):
             lookups = self.child.lookups + 1

@@ -210,6 +210,7 @@ class GatewayActor(SupervisedActor):
             self.tell(message.child_address, SendUnknown(request.tag, exc.message))
             return True
         self.sent += 1
+        self._book_index = None  # the book has a new order: a cached one would not show it
         if self.probe is not None:
             self.probe.order_left(request.tag, self.ctx.clock.monotonic())
         self.order_tags[order_id] = request.tag
