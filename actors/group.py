@@ -329,7 +329,7 @@ class GroupActor(SupervisedActor):
         progress = self.progress.get(leg_id)
         return (
             progress is not None
-            and progress.net - progress.residual <= 0
+            and progress.net == progress.residual
             and progress.working == 0
             and progress.state.value == "FLAT"
         )

@@ -234,7 +234,7 @@ def derive_leg_state(
     if failed_before and not reversing:
         return LegState.FAILED
     if reversing:
-        if filled - reversed_qty - residual <= 0 and working == 0:
+        if filled - reversed_qty == residual and working == 0:
             return LegState.FLAT
         return LegState.REVERSING
     if filled >= intended:
