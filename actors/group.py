@@ -113,7 +113,8 @@ class GroupActor(SupervisedActor):
         self.unreconciled = {leg.leg_id for leg in self.spec.legs}
         for leg in self.spec.legs:
             address = leg_address(self.group_id, leg.leg_id)
-            if self.ctx.directory.is_known(address):
+            # Alive (only this actor restarted): ask it; otherwise start it (see LegActor._rehydrate).
+            if self.ctx.directory.lookup(address) is not None:
                 self.tell(address, RequestProgress())
             else:
                 self._start_leg(leg.leg_id, recovering=True)

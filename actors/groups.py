@@ -17,6 +17,30 @@ from supervision.supervisor import Supervisor
 
 
 class GroupsSupervisor(Supervisor):
+    def started(self) -> None:
+        super().started()
+        if self.restarted:
+            # Our predecessor's failure took every group's actors down with it (a supervisor's
+            # children do not outlive it): bring back every open group, rehydrated and reconciled.
+            self._restart_open_groups()
+
+    def _restart_open_groups(self) -> None:
+        from actors.persist import wait_for_writer
+        from domain.lifecycle import GroupState
+        from domain.plan import GroupRecord
+        from storage import keys
+
+        wait_for_writer(self.ctx)
+        for group_id in self.ctx.store.open_groups():
+            found = self.ctx.store.snapshot(keys.group_key(group_id))
+            if found is None:
+                continue
+            record = GroupRecord.from_record(found[1])
+            escalated = self.ctx.store.snapshot(f"esc/{group_id}")
+            if record.state is GroupState.ESCALATED or (escalated is not None and not escalated[1].get("done")):
+                continue  # the escalation actor owns it
+            self.on_start_group(StartGroup(record.spec, recovering=True))
+
     @handles(StartGroup)
     def on_start_group(self, message: StartGroup) -> None:
         spec = message.spec

@@ -107,7 +107,10 @@ class LegActor(SupervisedActor):
             self.children[child_id] = child
             self.awaiting.add(child_id)
             address = child_address(self.group_id, child_id)
-            if self.ctx.directory.is_known(address):
+            # Alive (only this leg restarted): ask it. Otherwise start it, even when its address is
+            # still reserved: a reservation whose StartChild died with a stopped supervisor would
+            # hold our messages forever. A supervisor ignores StartChild for a child it has alive.
+            if self.ctx.directory.lookup(address) is not None:
                 self.tell(address, RequestProgress())
             else:
                 self._start_child(child, recovering=True)

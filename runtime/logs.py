@@ -16,6 +16,36 @@ import structlog
 _state = {"configured": False}
 
 
+class _CurrentStderr:
+    """Writes each line to whatever ``sys.stderr`` is *now*.
+
+    A logger bound to the stream that was current at configure time outlives it when that stream is
+    replaced and closed (pytest's capture does exactly that), and then every log call raises. A log
+    line must never be the thing that fails an actor, so a line with nowhere to go is dropped.
+    """
+
+    def msg(self, message: str) -> None:
+        try:
+            print(message, file=sys.stderr, flush=True)
+        except (ValueError, OSError):
+            pass
+
+    log = debug = info = warn = warning = error = critical = exception = fatal = msg
+
+
+class _CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - stdlib name
+        pass
+
+
 def configure_logging(*, json: bool | None = None, level: str = "INFO") -> None:
     if json is None:
         json = not sys.stderr.isatty()
@@ -29,11 +59,13 @@ def configure_logging(*, json: bool | None = None, level: str = "INFO") -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=lambda *args: _CurrentStderr(),
         cache_logger_on_first_use=True,
     )
     # pykka logs actor failures through the stdlib; route them to the same stream.
-    logging.basicConfig(level=getattr(logging, level.upper()), stream=sys.stderr, format="%(name)s %(message)s")
+    handler = _CurrentStderrHandler()
+    handler.setFormatter(logging.Formatter("%(name)s %(message)s"))
+    logging.basicConfig(level=getattr(logging, level.upper()), handlers=[handler])
     _state["configured"] = True
 
 

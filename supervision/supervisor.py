@@ -74,12 +74,22 @@ class Supervisor(SupervisedActor):
 
     def stopping(self) -> None:
         self._stop_children(list(self._children))
+        # A stopped supervisor's children are gone with it: their addresses are released so that
+        # whoever starts the work again (a restarted parent, recovery) starts them anew instead of
+        # leaving messages held for a successor that will never come.
+        for address in list(self._children):
+            self._forget(address)
 
     def on_failure(self, exception_type: Any, exception_value: Any, traceback: Any) -> None:
         # A supervisor's children do not outlive it (OTP links them): left running, they would act
         # beside whatever its own supervisor does about the failure (a group's escalation).
-        super().on_failure(exception_type, exception_value, traceback)
+        # They are stopped and their addresses released *before* the failure is reported: once our
+        # supervisor hears of it, a successor may start the same addresses anew, and a late release
+        # from us would unregister the successor's children.
         self._stop_children(list(self._children))
+        for address in list(self._children):
+            self._forget(address)
+        super().on_failure(exception_type, exception_value, traceback)
 
     def describe(self) -> dict[str, Any]:
         return {
