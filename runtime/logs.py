@@ -7,6 +7,7 @@ because contextvars are per thread and would not follow a message from one actor
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 from typing import Any
@@ -25,10 +26,8 @@ class _CurrentStderr:
     """
 
     def msg(self, message: str) -> None:
-        try:
+        with contextlib.suppress(ValueError, OSError):
             print(message, file=sys.stderr, flush=True)
-        except (ValueError, OSError):
-            pass
 
     log = debug = info = warn = warning = error = critical = exception = fatal = msg
 
@@ -42,7 +41,7 @@ class _CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     def stream(self, value: Any) -> None:
         pass
 
-    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - stdlib name
+    def handleError(self, record: logging.LogRecord) -> None:
         pass
 
 

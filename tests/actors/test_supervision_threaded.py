@@ -174,7 +174,7 @@ def test_exceeding_the_restart_limit_escalates():
         ctx.directory.tell("a", Crash())
         assert _next(events, "started")[2] == expected
     ctx.directory.tell("a", Crash())
-    kind, address, reason = _next(events, "gave_up")
+    _kind, address, reason = _next(events, "gave_up")
     assert address == "inner" and "intensity" in reason
     assert outer.ask(WhichChildren(), timeout=WAIT) == []
 

@@ -118,10 +118,10 @@ def test_a_process_crash_at_every_durable_boundary_of_a_four_leg_group_keeps_eve
     for visit in range(1, boundaries + 1):
         holder = {}
 
-        def crash_process():
+        def crash_process(holder=holder):
             holder["h"].runtime.crash(keep_timers=is_exchange_timer)
 
-        def plan(h, visit=visit):
+        def plan(h, visit=visit, holder=holder, crash_process=crash_process):
             holder["h"] = h
             if h.process_crashes:
                 return CrashAtVisit("none", 1, crash_process)

@@ -430,4 +430,5 @@ def test_a_lost_entry_that_turns_up_does_not_un_fail_its_leg() -> None:
     leg.children[0] = apply_order_update(leg.children[0], order_update("OPEN", 0, 65)).child
     # Without the sticky rule the leg would derive WORKING, an illegal FAILED -> WORKING edge.
     assert derive_leg_state(leg.intended, leg.children, reversing=False) is LegState.WORKING
-    assert apply_leg(state, derive_leg_state(leg.intended, leg.children, reversing=False, failed_before=True)) is LegState.FAILED
+    sticky = derive_leg_state(leg.intended, leg.children, reversing=False, failed_before=True)
+    assert apply_leg(state, sticky) is LegState.FAILED
