@@ -63,6 +63,8 @@ class _Listener:
 
 
 class GatewayActor(SupervisedActor):
+    # Broker calls block on the network: a thread of its own, never a pool worker (runtime.pool).
+    dedicated_thread = True
     UNROUTED_KEEP = 2048
     BOOK_REUSE_S = 0.25  # a lookup may answer from a book fetched this recently
     READS = frozenset({"margins", "basket_margins", "ltp", "positions", "orders", "trades", "order_history"})

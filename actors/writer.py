@@ -16,6 +16,9 @@ from supervision.base import SupervisedActor, handles
 
 
 class WriterActor(SupervisedActor):
+    # Commits block on fsync: a thread of its own, never a pool worker (runtime.pool).
+    dedicated_thread = True
+
     def started(self) -> None:
         # The queue outlives this instance: commits accepted before a crash of the writer are written
         # by its successor (the callers were promised an answer; the process has not died).

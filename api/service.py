@@ -71,7 +71,7 @@ class Service:
     ) -> None:
         self.settings = settings
         self.clock = clock or SystemClock()
-        self.runtime = ThreadRuntime(clock=self.clock)
+        self.runtime = ThreadRuntime(clock=self.clock, pool_workers=settings.execution.actor_pool_workers)
         storage = StorageConfig(path=data_dir, map_size=map_size or settings.storage.map_size)
         self.env = open_env(storage)
         self.store = Store(self.env)
@@ -170,4 +170,5 @@ class Service:
             with contextlib.suppress(pykka.Timeout):
                 pykka.ActorRegistry.stop_all(block=True, timeout=5.0)
         finally:
+            self.runtime.close()
             close_env(self.env)

@@ -105,7 +105,7 @@ class Rig:
         # Actors of an earlier service that are still winding down are not this rig's to wait for.
         self.spare = frozenset(ref.actor_urn for ref in pykka.ActorRegistry.get_all())
         self.broker = SimBroker(self.exchange)
-        runtime = ThreadRuntime(clock=self.clock)
+        runtime = ThreadRuntime(clock=self.clock, pool_workers=self.settings.execution.actor_pool_workers)
         self.env = open_env(StorageConfig(path=self.data_dir, map_size=MAP_SIZE))
         self.store = Store(self.env)
         directory = Directory()
@@ -147,6 +147,8 @@ class Rig:
             except pykka.Timeout:
                 notes.append("the root supervisor did not stop within 60 s")
         notes += stop_every_actor(spare=self.spare)
+        if self.ctx is not None:
+            self.ctx.runtime.close()
         if self.env is not None:
             close_env(self.env)
             self.env = None

@@ -12,6 +12,7 @@ from typing import Any, Protocol, TypeVar
 import pykka
 
 from runtime.clock import Clock, SystemClock
+from runtime.pool import ActorPool, DedicatedThreadActor, PooledActor
 from runtime.rng import RandomStreams
 
 A = TypeVar("A", bound=pykka.Actor)
@@ -43,19 +44,37 @@ class ActorRuntime(Protocol):
 
 
 class ThreadRuntime:
-    def __init__(self, *, clock: Clock | None = None, seed: int = 0) -> None:
+    """The service's runtime: real threads and the real clock.
+
+    With `pool_workers` > 0 (the service's default) actors run on a pool of that many worker
+    threads (`runtime.pool`), except those marked `dedicated_thread = True` (blocking I/O: the
+    writer, the gateway), which keep a thread each. With 0, every actor has a thread of its own
+    (pykka's ThreadingActor), as before the pool existed.
+    """
+
+    def __init__(self, *, clock: Clock | None = None, seed: int = 0, pool_workers: int = 0) -> None:
         self.clock: Clock = clock or SystemClock()
         self.rng = RandomStreams(seed)
         self.trace: Trace = NullTrace()
         self._bound: dict[type[Any], type[Any]] = {}
+        self.pool: ActorPool | None = ActorPool(pool_workers) if pool_workers > 0 else None
 
     def bind(self, actor_class: type[A]) -> type[A]:
         bound = self._bound.get(actor_class)
         if bound is None:
-            # The actor's own methods come first in the MRO, ThreadingActor only supplies the hooks.
-            bound = type(actor_class.__name__, (actor_class, pykka.ThreadingActor), {"use_daemon_thread": True})
+            # The actor's own methods come first in the MRO; the runtime class only supplies the hooks.
+            if self.pool is None:
+                bound = type(actor_class.__name__, (actor_class, pykka.ThreadingActor), {"use_daemon_thread": True})
+            elif getattr(actor_class, "dedicated_thread", False):
+                bound = type(actor_class.__name__, (actor_class, DedicatedThreadActor), {})
+            else:
+                bound = type(actor_class.__name__, (actor_class, PooledActor), {"actor_pool": self.pool})
             self._bound[actor_class] = bound
         return bound
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
 
     def spawn(self, actor_class: type[A], *args: Any, **kwargs: Any) -> pykka.ActorRef[A]:
         return self.bind(actor_class).start(*args, **kwargs)

@@ -76,6 +76,9 @@ class ExecutionConfig:
     # Restart intensity of one group's supervisor; past it the group goes to the safe state.
     group_max_restarts: int = 5
     group_max_seconds: float = 10.0
+    # The service runs its actors on this many pooled worker threads (runtime.pool); 0 gives every
+    # actor a thread of its own. The writer and the gateway always have their own.
+    actor_pool_workers: int = 4
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,30 +61,33 @@ class Directory:
 
     def tell(self, address: str, message: Any) -> bool:
         """Deliver or hold. False only when the address is unknown (a dead letter)."""
-        with self._lock:
-            ref = self._refs.get(address)
-            held = self._held.get(address)
-            if held is not None:
-                if len(held) >= self._held_limit:
-                    held.popleft()
-                    self.dead_letters += 1
-                held.append(message)
-                return True
-            if ref is None:
-                pass
-            elif ref.is_alive():
-                try:
-                    ref.tell(message)
-                except pykka.ActorDeadError:
-                    # Died between the check and the tell: hold for its successor.
+        while True:
+            with self._lock:
+                ref = self._refs.get(address)
+                held = self._held.get(address)
+                if held is not None:
+                    if len(held) >= self._held_limit:
+                        held.popleft()
+                        self.dead_letters += 1
+                    held.append(message)
+                    return True
+                if ref is None:
+                    break
+                if not ref.is_alive():
+                    # Dead and not yet restarted by its supervisor: keep the message for the successor.
                     self._refs.pop(address, None)
                     self._held[address] = deque([message])
+                    return True
+            # Delivered outside the lock: every tell in the process goes through here.
+            try:
+                ref.tell(message)
                 return True
-            else:
-                # Dead and not yet restarted by its supervisor: keep the message for the successor.
-                self._refs.pop(address, None)
-                self._held[address] = deque([message])
-                return True
+            except pykka.ActorDeadError:
+                # Died since the check: look again (held for its successor, or the successor itself).
+                with self._lock:
+                    if self._refs.get(address) is ref:
+                        self._refs.pop(address, None)
+                        self._held.setdefault(address, deque())
         self._dead_letter(address, message)
         return False
 
