@@ -53,6 +53,7 @@ class MarginActor(SupervisedActor):
                     self.reservations[group_id] = float(reserved)
         self.checks = 0
         self.last_elapsed_ms = 0.0
+        self.last_states = 0
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -61,6 +62,7 @@ class MarginActor(SupervisedActor):
             "groups": len(self.reservations),
             "checks": self.checks,
             "last_check_ms": round(self.last_elapsed_ms, 3),
+            "last_states": self.last_states,
         }
 
     @handles(CheckMargin)
@@ -71,6 +73,7 @@ class MarginActor(SupervisedActor):
         elapsed = (self.ctx.clock.monotonic() - started) * 1000
         self.checks += 1
         self.last_elapsed_ms = elapsed
+        self.last_states = len(verdict.states)
         if verdict.fits and message.reserve:
             self.reservations[message.spec.group_id] = worst.required
         return MarginDecision(

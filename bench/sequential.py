@@ -139,9 +139,17 @@ def _is_reversal_of(rig: Rig, tag: str, group_id: str) -> bool:
 def measure_overhead(seq: Sequencer, groups: int) -> dict[str, Any]:
     samples: list[int] = []
     first: list[int] = []
+    margin_checks: list[int] = []
+    margin_states = 0
     seq.run_one("COMPLETE")  # warm-up
+    assert seq.rig.system is not None
     for _ in range(groups):
         _, submitted = seq.run_one("COMPLETE")
+        # The worst-case margin check of this group: every prefix of its send order and the partial
+        # fills of the leg in flight, each priced by the broker's basket margin.
+        margin = seq.rig.system.describe("margin")
+        margin_checks.append(int(margin["last_check_ms"] * 1_000_000))
+        margin_states = margin["last_states"]
         departures = seq.rig.probe.departures
         if len(departures) != 4:
             raise RuntimeError(f"expected 4 orders of one condor, the gateway sent {len(departures)}")
@@ -154,4 +162,7 @@ def measure_overhead(seq: Sequencer, groups: int) -> dict[str, Any]:
         "overhead_max_us": overhead["max"],
         "overhead_groups": overhead["n"],
         "overhead_first_order_p50_us": summary_us(first)["p50"],
+        "margin_check_p50_us": summary_us(margin_checks)["p50"],
+        "margin_check_p99_us": summary_us(margin_checks)["p99"],
+        "margin_check_states": margin_states,
     }
