@@ -127,6 +127,8 @@ class Service:
             "recovering": bool(risk.get("recovering")) or bool(risk.get("broker_reconciling")),
             "trading_state": risk.get("trading_state"),
             "open_groups": risk.get("open_groups"),
+            # Workers of the actor pool: live, idle, blocked on a future, actors ready to run.
+            "actor_pool": self.runtime.pool.describe() if self.runtime.pool is not None else None,
         }
 
     def tree(self, address: str = "root") -> dict[str, Any]:

@@ -79,9 +79,6 @@ class ActorPool:
             with self._cond:
                 self._blocked -= 1
 
-    def on_worker(self) -> bool:
-        return getattr(_local, "pool", None) is self
-
     def describe(self) -> dict[str, int]:
         with self._cond:
             return {
@@ -169,8 +166,6 @@ class _Mailbox:
 
 class PoolFuture(pykka.ThreadingFuture[Any]):
     """A threading future whose wait, on a pool worker, lets the pool start a spare worker."""
-
-    pool: ActorPool | None = None
 
     def get(self, *, timeout: float | None = None) -> Any:
         pool = getattr(_local, "pool", None)

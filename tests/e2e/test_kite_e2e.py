@@ -68,6 +68,10 @@ def test_iron_condor_completes_then_a_group_with_a_rejected_leg_ends_flat(
     assert e2e_exchange.working_orders() == []
     # The first group is untouched by the second.
     assert net_change(start, e2e_exchange.net_positions(), condor.symbols) == condor.intended
+    # Both groups' actors ran on the service's actor pool, not a thread each.
+    pool = kite.service.health()["actor_pool"]
+    assert pool["workers"] == kite.service.settings.execution.actor_pool_workers
+    assert 1 <= pool["peak"] <= pool["workers"] + 8
 
 
 def test_fill_lost_with_a_dropped_socket_is_reconciled_from_the_order_book(
