@@ -39,6 +39,15 @@ from supervision.base import SupervisedActor, handles
 _TERMINAL = ("COMPLETE", "CANCELLED", "REJECTED")
 
 
+def owned_by_escalation(store: Any, record: GroupRecord) -> bool:
+    """The escalation actor owns (and resumes) a group it has taken and not finished: recovery and
+    a restarted groups supervisor leave it alone."""
+    if record.state is GroupState.ESCALATED:
+        return True
+    escalated = store.snapshot(f"esc/{record.spec.group_id}")
+    return escalated is not None and not escalated[1].get("done")
+
+
 @dataclass(frozen=True)
 class SafeStateCheck:
     group_id: str

@@ -25,8 +25,8 @@ class GroupsSupervisor(Supervisor):
             self._restart_open_groups()
 
     def _restart_open_groups(self) -> None:
+        from actors.escalation import owned_by_escalation
         from actors.persist import wait_for_writer
-        from domain.lifecycle import GroupState
         from domain.plan import GroupRecord
         from storage import keys
 
@@ -34,12 +34,10 @@ class GroupsSupervisor(Supervisor):
         for group_id in self.ctx.store.open_groups():
             found = self.ctx.store.snapshot(keys.group_key(group_id))
             if found is None:
-                continue
+                continue  # the risk actor's recovery escalates a group without a readable snapshot
             record = GroupRecord.from_record(found[1])
-            escalated = self.ctx.store.snapshot(f"esc/{group_id}")
-            if record.state is GroupState.ESCALATED or (escalated is not None and not escalated[1].get("done")):
-                continue  # the escalation actor owns it
-            self.on_start_group(StartGroup(record.spec, recovering=True))
+            if not owned_by_escalation(self.ctx.store, record):
+                self.on_start_group(StartGroup(record.spec, recovering=True))
 
     @handles(StartGroup)
     def on_start_group(self, message: StartGroup) -> None:

@@ -15,6 +15,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
+from actors.escalation import owned_by_escalation
 from actors.messages import (
     BrokerStateChanged,
     CloseGroup,
@@ -43,7 +44,6 @@ from domain.gate import (
     check_trading_state,
     payload_fingerprint,
 )
-from domain.lifecycle import GroupState
 from domain.model import GroupSpec, group_from_record
 from domain.plan import GroupRecord
 from domain.validation import ValidationContext, validate_group_request
@@ -113,10 +113,8 @@ class RiskActor(SupervisedActor):
                 self.tell("escalation", EscalateGroup(group_id, "no readable snapshot at recovery"))
                 continue
             record = GroupRecord.from_record(found[1])
-            escalated = store.snapshot(f"esc/{group_id}")
-            if record.state is GroupState.ESCALATED or (escalated is not None and not escalated[1].get("done")):
-                # The escalation actor owns it now and resumes it itself; its own actors kept failing.
-                continue
+            if owned_by_escalation(store, record):
+                continue  # its own actors kept failing; the escalation actor resumes it itself
             self.open_groups[group_id] = record.state.value
             if self.ctx.directory.is_known(f"group/{group_id}"):
                 # Alive: only this gate restarted, not the process. Nothing to recover.

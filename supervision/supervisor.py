@@ -73,12 +73,7 @@ class Supervisor(SupervisedActor):
             self._start(spec)
 
     def stopping(self) -> None:
-        self._stop_children(list(self._children))
-        # A stopped supervisor's children are gone with it: their addresses are released so that
-        # whoever starts the work again (a restarted parent, recovery) starts them anew instead of
-        # leaving messages held for a successor that will never come.
-        for address in list(self._children):
-            self._forget(address)
+        self._stop_and_release_children()
 
     def on_failure(self, exception_type: Any, exception_value: Any, traceback: Any) -> None:
         # A supervisor's children do not outlive it (OTP links them): left running, they would act
@@ -86,9 +81,7 @@ class Supervisor(SupervisedActor):
         # They are stopped and their addresses released *before* the failure is reported: once our
         # supervisor hears of it, a successor may start the same addresses anew, and a late release
         # from us would unregister the successor's children.
-        self._stop_children(list(self._children))
-        for address in list(self._children):
-            self._forget(address)
+        self._stop_and_release_children()
         super().on_failure(exception_type, exception_value, traceback)
 
     def describe(self) -> dict[str, Any]:
@@ -195,9 +188,7 @@ class Supervisor(SupervisedActor):
     def _give_up(self, reason: str) -> None:
         self._gave_up = True
         self.log.error("supervisor_gave_up", reason=reason)
-        self._stop_children(list(self._children))
-        for address in list(self._children):
-            self._forget(address)
+        self._stop_and_release_children()
         if self.supervisor_address is not None:
             self.tell(self.supervisor_address, ChildFailed(self.actor_address, self.actor_urn, reason, "receive"))
             # Stop without reporting a normal exit: the failure above is what the parent must see.
@@ -248,6 +239,14 @@ class Supervisor(SupervisedActor):
             # stop() answers False both for a timeout and for an actor that was already gone.
             if child.ref.is_alive():
                 self.log.error("child_shutdown_timeout", child=address)
+
+    def _stop_and_release_children(self) -> None:
+        """All children stopped and their addresses released: they are gone with this supervisor,
+        and whoever starts the work again (a restarted parent, recovery) starts them anew instead
+        of finding messages held for a successor that will never come."""
+        self._stop_children(list(self._children))
+        for address in list(self._children):
+            self._forget(address)
 
     def _forget(self, address: str) -> None:
         self._children.pop(address, None)
